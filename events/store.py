@@ -1,0 +1,239 @@
+"""The PostgreSQL event store: concurrent appends with optimistic concurrency, and readers.
+
+Positions are ``(tx_id, global_position)`` pairs. Readers page in that order and only read rows
+whose transaction id is below the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``), so a slow transaction that commits after a faster
+one is never skipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+from events.base import Event, EventMetadata
+from events.registry import category_of, decode_event, encode_data, schema_version_of
+
+ANY_VERSION = -1
+NO_STREAM = 0
+
+
+class Position(msgspec.Struct, frozen=True, order=True, array_like=True):
+    """A point in the log: ``(tx_id, global_position)``; compare as a tuple."""
+
+    tx_id: int = 0
+    global_position: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.tx_id}:{self.global_position}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        tx, _, gp = text.partition(":")
+        return cls(int(tx), int(gp or 0))
+
+
+START = Position(0, 0)
+
+
+class ConcurrencyError(Exception):
+    """The stream's version was not the expected one: reload, decide again, or answer 409."""
+
+    def __init__(self, stream_id: str, expected: int) -> None:
+        super().__init__(f"stream {stream_id} is not at version {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+
+
+class DuplicateEventId(Exception):
+    """An event id already exists: the append is a retry of one that committed."""
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """Events for one stream, appended after ``expected_version`` (or ``ANY_VERSION``)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[Event]
+    event_ids: Sequence[uuid.UUID] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as read back from the log."""
+
+    position: Position
+    event_id: uuid.UUID
+    stream_id: str
+    category: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    def decode(self) -> Event:
+        return decode_event(self.type, self.schema_version, self.data)
+
+
+_COLUMNS = (
+    "tx_id::text::bigint, global_position, event_id, stream_id, category, version, type,"
+    " schema_version, data, metadata, recorded_at"
+)
+
+
+def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
+    return RecordedEvent(
+        position=Position(row[0], row[1]),
+        event_id=row[2],
+        stream_id=row[3],
+        category=row[4],
+        version=row[5],
+        type=row[6],
+        schema_version=row[7],
+        data=row[8],
+        metadata=row[9],
+        recorded_at=row[10],
+    )
+
+
+async def stream_version(conn: psycopg.AsyncConnection[Any], stream_id: str) -> int:
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT coalesce(max(version), 0) FROM eventlog.events WHERE stream_id = %s", (stream_id,)
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def append(
+    conn: psycopg.AsyncConnection[Any],
+    appends: Sequence[StreamAppend],
+    metadata: EventMetadata,
+) -> Position:
+    """Append events to one or more streams atomically; returns the position of the last event.
+
+    Must run inside a transaction the caller owns (``conn.transaction()``), so that command-side
+    index rows written beside the append commit or roll back with it. Raises
+    ``ConcurrencyError`` on a version conflict and ``DuplicateEventId`` when an event id exists.
+    """
+    meta = msgspec.json.encode(metadata).decode()
+    rows: list[tuple[Any, ...]] = []
+    for item in appends:
+        version = item.expected_version
+        if version == ANY_VERSION:
+            version = await stream_version(conn, item.stream_id)
+        ids = list(item.event_ids) or [uuid.uuid4() for _ in item.events]
+        if len(ids) != len(item.events):
+            raise ValueError("event_ids must match events one to one")
+        for event_id, event in zip(ids, item.events, strict=True):
+            version += 1
+            rows.append(
+                (
+                    event_id,
+                    item.stream_id,
+                    category_of(event),
+                    version,
+                    event.event_type,
+                    schema_version_of(event),
+                    encode_data(event).decode(),
+                    meta,
+                )
+            )
+    if not rows:
+        raise ValueError("nothing to append")
+    last: tuple[Any, ...] | None = None
+    try:
+        async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+            await cur.executemany(
+                "INSERT INTO eventlog.events"
+                " (event_id, stream_id, category, version, type, schema_version, data, metadata)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)"
+                " RETURNING tx_id::text::bigint, global_position",
+                rows,
+                returning=True,
+            )
+            while True:
+                found = await cur.fetchone()
+                if found is not None:
+                    last = found
+                if not cur.nextset():
+                    break
+    except psycopg.errors.UniqueViolation as exc:
+        constraint = exc.diag.constraint_name or ""
+        if "event_id" in constraint:
+            raise DuplicateEventId(str(exc)) from exc
+        stream = next(
+            (a for a in appends if a.stream_id in (exc.diag.message_detail or "")), appends[0]
+        )
+        raise ConcurrencyError(stream.stream_id, stream.expected_version) from exc
+    assert last is not None
+    return Position(int(last[0]), int(last[1]))
+
+
+async def read_stream(
+    conn: psycopg.AsyncConnection[Any], stream_id: str, after_version: int = 0
+) -> list[RecordedEvent]:
+    """Every event of one stream in version order (a stream's own order is its version)."""
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        f"SELECT {_COLUMNS} FROM eventlog.events"
+        " WHERE stream_id = %s AND version > %s ORDER BY version",
+        (stream_id, after_version),
+    )
+    return [_recorded(row) for row in await cur.fetchall()]
+
+
+async def read_all(
+    conn: psycopg.AsyncConnection[Any],
+    after: Position = START,
+    limit: int = 500,
+    categories: Sequence[str] | None = None,
+) -> list[RecordedEvent]:
+    """The next committed events after ``after`` in log order, never past a running transaction.
+
+    Only rows with ``tx_id < pg_snapshot_xmin(pg_current_snapshot())`` are visible: their
+    transactions have all finished, so no earlier position can still appear later.
+    """
+    where = [
+        sql.SQL("(tx_id, global_position) > (%s::text::xid8, %s)"),
+        sql.SQL("tx_id < pg_snapshot_xmin(pg_current_snapshot())"),
+    ]
+    params: list[Any] = [after.tx_id, after.global_position]
+    if categories:
+        where.append(sql.SQL("category = ANY(%s)"))
+        params.append(list(categories))
+    query = sql.SQL(
+        "SELECT " + _COLUMNS + " FROM eventlog.events WHERE {} ORDER BY tx_id, global_position"
+        " LIMIT %s"
+    ).format(sql.SQL(" AND ").join(where))
+    params.append(limit)
+    cur = await conn.cursor(row_factory=tuple_row).execute(query, params)
+    return [_recorded(row) for row in await cur.fetchall()]
+
+
+async def head_position(conn: psycopg.AsyncConnection[Any]) -> Position:
+    """The last position a reader can see now (its own snapshot's safe horizon)."""
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT tx_id::text::bigint, global_position FROM eventlog.events"
+        " WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        " ORDER BY tx_id DESC, global_position DESC LIMIT 1"
+    )
+    row = await cur.fetchone()
+    return Position(int(row[0]), int(row[1])) if row else START
+
+
+def derive_event_ids(idempotency_key: str, count: int) -> list[uuid.UUID]:
+    """Stable event ids for a request's idempotency key: a retry yields the same ids."""
+    return [uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{idempotency_key}#{i}") for i in range(count)]
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0b5e9f-7f2d-4f5c-9a55-2f3d2d8a6e11")

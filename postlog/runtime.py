@@ -1,0 +1,43 @@
+"""The resources a running postlog process shares: settings, pools, waiter, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from postlog.db import open_pool
+from postlog.metrics import Metrics
+from postlog.settings import Settings
+from projections.waiter import ProjectionWaiter
+
+
+@dataclass
+class Runtime:
+    """Handed to every service; opened once per process (see ``open_runtime``)."""
+
+    settings: Settings
+    pool: AsyncConnectionPool[Any]
+    read_pool: AsyncConnectionPool[Any]
+    waiter: ProjectionWaiter
+    metrics: Metrics
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Runtime]:
+    pool = await open_pool(settings, name="command")
+    read_pool = await open_pool(settings, name="query", read_only=True)
+    try:
+        yield Runtime(
+            settings=settings,
+            pool=pool,
+            read_pool=read_pool,
+            waiter=ProjectionWaiter(pool, settings.read_your_writes_timeout),
+            metrics=metrics or Metrics(),
+        )
+    finally:
+        await read_pool.close()
+        await pool.close()

@@ -1,0 +1,45 @@
+"""Runtime settings, read from ``POSTLOG_*`` environment variables when a process starts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a postlog process needs to know; built once at start-up and passed in."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTLOG_", extra="ignore")
+
+    database_url: str | None = None
+    nats_url: str | None = None
+    nats_prefix: str = "postlog"
+    data_dir: Path = Path(".postlog")
+    host: str = "0.0.0.0"
+    port: int = 9000
+    root_url: str = "http://localhost:9000"
+    admin_user: str | None = None
+    admin_password: str | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "info"
+    # How long a command waits for its projections before answering (read-your-writes).
+    read_your_writes_timeout: float = 5.0
+    max_body_bytes: int = 1_048_576
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    @property
+    def stream_name(self) -> str:
+        """JetStream stream name derived from the prefix (``postlog`` -> ``POSTLOG``)."""
+        return re.sub(r"[^A-Za-z0-9_-]", "_", self.nats_prefix).upper()
+
+    def subject_for(self, category: str, event_type: str) -> str:
+        """Subject an event is published on: ``<prefix>.<category>.<type>``."""
+        return f"{self.nats_prefix}.{category}.{event_type}"
+
+    @property
+    def subject_wildcard(self) -> str:
+        return f"{self.nats_prefix}.>"

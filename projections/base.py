@@ -1,0 +1,41 @@
+"""What a projection is: a pure function from a recorded event to SQL statements.
+
+A projection owns tables in schema ``readmodel``. It never names them directly: it receives a
+``Tables`` mapping (base name -> qualified identifier), so a rebuild can fill fresh tables under
+other names and swap them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from psycopg import sql
+
+from events.store import RecordedEvent
+
+Tables = Mapping[str, sql.Identifier]
+Statement = tuple[sql.Composable, Sequence[Any] | Mapping[str, Any]]
+
+
+class Projection(Protocol):
+    """A read model built from the log."""
+
+    name: str
+    # Event categories this projection reads; the runner skips the others.
+    categories: tuple[str, ...]
+    # Base names of the tables it owns in schema readmodel.
+    tables: tuple[str, ...]
+
+    def create_statements(self, t: Tables) -> list[sql.Composable]:
+        """DDL creating this projection's tables (and their indexes) under the given names."""
+        ...
+
+    def apply(self, event: RecordedEvent, t: Tables) -> list[Statement]:
+        """Statements that apply one event. Pure: no I/O, no clock."""
+        ...
+
+
+def live_tables(projection: Projection, suffix: str = "") -> dict[str, sql.Identifier]:
+    """Identifiers of a projection's tables, optionally with a suffix (for rebuilds)."""
+    return {name: sql.Identifier("readmodel", name + suffix) for name in projection.tables}

@@ -1,0 +1,46 @@
+"""The decider shape (Chassaing) and the generic handler that runs one over the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any, Generic, TypeVar
+
+import psycopg
+
+from events.base import Event
+from events.store import StreamAppend, read_stream
+
+S = TypeVar("S")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Decider(Generic[S, C]):
+    """``decide(state, command) -> events`` and ``evolve(state, event) -> state``; both pure."""
+
+    initial: S
+    decide: Callable[[S, C], list[Event]]
+    evolve: Callable[[S, Event], S]
+
+    def fold(self, events: Sequence[Event]) -> S:
+        return reduce(self.evolve, events, self.initial)
+
+
+async def load(
+    conn: psycopg.AsyncConnection[Any], stream_id: str, decider: Decider[S, Any]
+) -> tuple[S, int]:
+    """Fold a stream into its current state; returns the state and the stream version."""
+    recorded = await read_stream(conn, stream_id)
+    state = decider.fold([r.decode() for r in recorded])
+    return state, (recorded[-1].version if recorded else 0)
+
+
+async def decide_on_stream(
+    conn: psycopg.AsyncConnection[Any], stream_id: str, decider: Decider[S, C], command: C
+) -> StreamAppend:
+    """Load, decide; the append carries the version it was decided at (optimistic concurrency)."""
+    state, version = await load(conn, stream_id, decider)
+    events = decider.decide(state, command)
+    return StreamAppend(stream_id=stream_id, expected_version=version, events=events)

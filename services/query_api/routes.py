@@ -1,0 +1,17 @@
+"""Every route of the query API (GET endpoints over the read models)."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.types import ControllerRouterHandler
+
+from services.http.auth import require_auth
+
+
+@get("/api/health", guards=[require_auth], operation_id="health")
+async def health() -> dict[str, bool]:
+    return {"data": True}
+
+
+def query_routes() -> list[ControllerRouterHandler]:
+    return [health]

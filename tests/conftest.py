@@ -1,0 +1,59 @@
+"""Shared fixtures: one fresh database and one unique NATS prefix per test session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from postlog.migrate import migrate
+from postlog.settings import Settings
+from tests import servers
+
+
+@pytest.fixture(scope="session")
+def admin_pg_url() -> Iterator[str]:
+    with servers.admin_postgres_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_server_url() -> Iterator[str]:
+    with servers.nats_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def nats_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_pg_url: str) -> AsyncIterator[str]:
+    url = servers.create_database(admin_pg_url)
+    await migrate(url)
+    yield url
+    servers.drop_database(admin_pg_url, url)
+
+
+@pytest.fixture
+async def fresh_database_url(admin_pg_url: str) -> AsyncIterator[str]:
+    """A database of its own for a test that needs an empty log."""
+    url = servers.create_database(admin_pg_url)
+    await migrate(url)
+    yield url
+    servers.drop_database(admin_pg_url, url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, nats_server_url: str, nats_prefix: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        nats_url=nats_server_url,
+        nats_prefix=nats_prefix,
+        admin_user="admin",
+        admin_password="admin-password",
+        log_format="console",
+        log_level="warning",
+    )

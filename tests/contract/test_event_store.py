@@ -1,0 +1,133 @@
+"""The event store's contract: concurrency, atomicity, ordering and never skipping late commits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from events.base import EventMetadata
+from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.store import (
+    ANY_VERSION,
+    START,
+    ConcurrencyError,
+    DuplicateEventId,
+    StreamAppend,
+    append,
+    read_all,
+    read_stream,
+)
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+META = EventMetadata(actor="test")
+
+
+def created(list_id: int) -> ListCreated:
+    return ListCreated(list_id=list_id, uuid=str(uuid.uuid4()), name=f"l{list_id}",
+                       list_type="public", optin="single", at=NOW)
+
+
+def updated(list_id: int, name: str) -> ListUpdated:
+    return ListUpdated(list_id=list_id, name=name, list_type="public", optin="single",
+                       status="active", at=NOW)
+
+
+async def connect(url: str) -> psycopg.AsyncConnection[object]:
+    return await psycopg.AsyncConnection.connect(url, autocommit=True)
+
+
+async def test_version_conflict_is_refused_and_appends_nothing(fresh_database_url: str) -> None:
+    async with await connect(fresh_database_url) as conn:
+        async with conn.transaction():
+            await append(conn, [StreamAppend("list-1", 0, [created(1)])], META)
+        with pytest.raises(ConcurrencyError):
+            async with conn.transaction():
+                await append(conn, [StreamAppend("list-1", 0, [updated(1, "x")])], META)
+        events = await read_stream(conn, "list-1")
+        assert [e.type for e in events] == ["list.created"]
+
+
+async def test_multi_event_multi_stream_append_is_atomic(fresh_database_url: str) -> None:
+    async with await connect(fresh_database_url) as conn:
+        async with conn.transaction():
+            await append(conn, [StreamAppend("list-2", 0, [created(2)])], META)
+        with pytest.raises(ConcurrencyError):
+            async with conn.transaction():
+                await append(
+                    conn,
+                    [
+                        StreamAppend("list-3", 0, [created(3), updated(3, "b")]),
+                        StreamAppend("list-2", 0, [updated(2, "clash")]),
+                    ],
+                    META,
+                )
+        assert await read_stream(conn, "list-3") == []
+        async with conn.transaction():
+            position = await append(
+                conn, [StreamAppend("list-3", 0, [created(3), updated(3, "b"), ListDeleted(list_id=3, at=NOW)])], META
+            )
+        events = await read_all(conn, START)
+        assert [e.stream_id for e in events] == ["list-2", "list-3", "list-3", "list-3"]
+        assert events[-1].position == position
+
+
+async def test_stream_order_is_version_order(fresh_database_url: str) -> None:
+    async with await connect(fresh_database_url) as conn:
+        for i in range(5):
+            async with conn.transaction():
+                await append(conn, [StreamAppend("list-9", ANY_VERSION,
+                                                  [created(9) if i == 0 else updated(9, f"n{i}")])], META)
+        events = await read_stream(conn, "list-9")
+        assert [e.version for e in events] == [1, 2, 3, 4, 5]
+        assert [e.decode().name for e in events][1:] == ["n1", "n2", "n3", "n4"]  # type: ignore[attr-defined]
+
+
+async def test_duplicate_event_id_is_reported(fresh_database_url: str) -> None:
+    event_id = uuid.uuid4()
+    async with await connect(fresh_database_url) as conn:
+        async with conn.transaction():
+            await append(conn, [StreamAppend("list-5", 0, [created(5)], [event_id])], META)
+        with pytest.raises(DuplicateEventId):
+            async with conn.transaction():
+                await append(conn, [StreamAppend("list-6", 0, [created(6)], [event_id])], META)
+
+
+async def test_reader_never_skips_a_slow_transaction_that_commits_late(fresh_database_url: str) -> None:
+    slow = await connect(fresh_database_url)
+    fast = await connect(fresh_database_url)
+    reader = await connect(fresh_database_url)
+    try:
+        await slow.execute("BEGIN")
+        await append(slow, [StreamAppend("list-100", 0, [created(100)])], META)  # lower tx_id, open
+        async with fast.transaction():
+            await append(fast, [StreamAppend("list-101", 0, [created(101)])], META)
+        # The fast one committed, but the slow one is still open with an earlier tx id:
+        # a reader must not move past it.
+        seen = await read_all(reader, START)
+        assert seen == []
+        await slow.execute("COMMIT")
+        seen = await read_all(reader, START)
+        assert [e.stream_id for e in seen] == ["list-100", "list-101"]
+    finally:
+        for c in (slow, fast, reader):
+            await c.close()
+
+
+async def test_concurrent_appends_to_distinct_streams_all_land(fresh_database_url: str) -> None:
+    async def writer(n: int) -> None:
+        async with await connect(fresh_database_url) as conn:
+            for i in range(10):
+                sid = 1000 + n * 100 + i
+                async with conn.transaction():
+                    await append(conn, [StreamAppend(f"list-{sid}", 0, [created(sid)])], META)
+
+    await asyncio.gather(*(writer(n) for n in range(8)))
+    async with await connect(fresh_database_url) as conn:
+        events = await read_all(conn, START, limit=1000)
+        assert len(events) == 80
+        positions = [e.position for e in events]
+        assert positions == sorted(positions)
