@@ -1,0 +1,41 @@
+"""Answers a command: waits for its projections (read-your-writes), then returns what a GET would.
+
+For an idempotent retry the first answer's bytes are returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Response
+
+from postlog.runtime import Runtime
+from services.command_api.executor import CommandContext, CommandOutcome, store_response
+
+log = structlog.get_logger(__name__)
+
+
+async def answer(
+    runtime: Runtime,
+    ctx: CommandContext,
+    outcome: CommandOutcome,
+    projections: Sequence[str],
+    read: Callable[[], Awaitable[Any]] | None = None,
+    status_code: int = 200,
+) -> Response[bytes]:
+    """``{"data": <read()>}`` once the projections caught up (or ``{"data": true}`` without read)."""
+    if outcome.stored_response is not None:
+        status, body = outcome.stored_response
+        return Response(content=body, status_code=status, media_type="application/json")
+    reached = await runtime.waiter.wait(outcome.position, projections)
+    if not reached:
+        log.warning("read_your_writes_timeout", position=str(outcome.position),
+                    projections=list(projections))
+    data = await read() if read is not None else True
+    body = msgspec.json.encode({"data": data})
+    if ctx.idempotency_key:
+        await store_response(runtime.pool, ctx.idempotency_key, status_code, body)
+    return Response(content=body, status_code=status_code, media_type="application/json")
