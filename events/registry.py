@@ -14,10 +14,25 @@ import msgspec
 
 from events.base import Event
 from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.users import UserCreated, UserDeleted, UserPasswordChanged
 
-EVENT_TYPES: tuple[type[Event], ...] = (ListCreated, ListUpdated, ListDeleted)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ListCreated,
+    ListUpdated,
+    ListDeleted,
+    UserCreated,
+    UserPasswordChanged,
+    UserDeleted,
+)
 
-AnyEvent = ListCreated | ListUpdated | ListDeleted
+AnyEvent = (
+    ListCreated
+    | ListUpdated
+    | ListDeleted
+    | UserCreated
+    | UserPasswordChanged
+    | UserDeleted
+)
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -13,6 +13,8 @@ from postlog.runtime import Runtime
 from services.command_api.routes import command_routes
 from services.http.deps import provide_runtime
 from services.http.errors import EXCEPTION_HANDLERS
+from services.http.metrics_route import observability_routes
+from services.http.middleware import install_observability
 from services.query_api.routes import query_routes
 
 AppPart = Literal["command", "query"]
@@ -24,7 +26,7 @@ def create_app(
     lifespan: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] | None = None,
 ) -> Litestar:
     """One ASGI app serving the given parts over an already opened ``Runtime``."""
-    handlers = []
+    handlers = observability_routes()
     if "command" in parts:
         handlers.extend(command_routes())
     if "query" in parts:
@@ -35,12 +37,16 @@ def create_app(
         app.state.runtime = runtime
         yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[attach_runtime, *(lifespan or [])],
         request_max_body_size=runtime.settings.max_body_bytes,
         openapi_config=None,
+        logging_config=None,  # structlog is configured per process (postlog.logging)
         debug=False,
     )
+    # Outside routing and the exception handlers, so 404/405/500 get an id, a log line, a count.
+    install_observability(app, runtime.metrics)
+    return app

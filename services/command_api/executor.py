@@ -61,6 +61,8 @@ class CommandOutcome:
     result: dict[str, Any]
     replayed: bool = False
     stored_response: tuple[int, bytes] | None = None
+    # Events this command appended (0 for a retry answered from the idempotency record).
+    appended: int = 0
 
 
 DecideFn = Callable[[psycopg.AsyncConnection[Any]], Awaitable[Decision]]
@@ -117,7 +119,8 @@ async def _execute_once(
                 )
         if position is not None:
             await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-    return CommandOutcome(position=position, result=decision.result)
+    appended = sum(len(a.events) for a in appends) if position is not None else 0
+    return CommandOutcome(position=position, result=decision.result, appended=appended)
 
 
 def _with_derived_ids(key: str, appends: Sequence[StreamAppend]) -> list[StreamAppend]:

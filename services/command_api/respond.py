@@ -26,7 +26,9 @@ async def answer(
     read: Callable[[], Awaitable[Any]] | None = None,
     status_code: int = 200,
 ) -> Response[bytes]:
-    """``{"data": <read()>}`` once the projections caught up (or ``{"data": true}`` without read)."""
+    """``{"data": <read()>}`` once the projections caught up (``{"data": true}`` without read)."""
+    if outcome.appended:
+        runtime.metrics.observe_append(outcome.appended)
     if outcome.stored_response is not None:
         status, body = outcome.stored_response
         return Response(content=body, status_code=status, media_type="application/json")

@@ -30,6 +30,10 @@ def correlation_id_of(request: Request[Any, Any, Any]) -> str:
     return cid
 
 
+def _path_and_query(request: Request[Any, Any, Any]) -> str:
+    return request.url.path + "?" + request.url.query
+
+
 async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
     """Everything the executor needs to know about who sent a command and how to dedupe it."""
     body = await request.body()
@@ -41,7 +45,7 @@ async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
         correlation_id=cid,
         request_id=cid,
         idempotency_key=f"{actor}:{key}" if key else "",
-        fingerprint=request_fingerprint(request.method, request.url.path + "?" + request.url.query, body)
+        fingerprint=request_fingerprint(request.method, _path_and_query(request), body)
         if key
         else "",
     )
