@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # base64 of 32 bytes; when set, subscribers' data keys are stored wrapped (events/crypto.py).
+    master_key: SecretStr | None = None
 
     @property
     def stream_name(self) -> str:

@@ -1,0 +1,287 @@
+"""The relay: publishes the event log (the outbox) to JetStream, in log order, at least once.
+
+One relay per database and stream leads, chosen by a session-level Postgres advisory lock held
+on a dedicated connection; others stand by and retry, so running it twice is safe. The leader
+reads batches after its checkpoint (``eventlog.checkpoints``, name ``relay:<stream>``) with
+``read_all`` (never skipping a late commit), publishes them pipelined and moves the checkpoint
+only once every message of the batch is acked. A re-publish after a crash is dropped by
+JetStream's ``Nats-Msg-Id`` dedupe and its duplicate ack counts as success.
+
+Stream order equals log order: within a batch every message but the first carries
+``Nats-Expected-Last-Msg-Id`` (its predecessor's id), so if one message is lost the later ones
+are rejected instead of stored out of order; the batch is then retried from the checkpoint. The
+first message of a batch is published only once everything before it is acked.
+
+``NOTIFY postlog_events`` (sent by the command executor after a commit) wakes the leader; a short
+poll is the fallback. NATS or Postgres outages are retried with back-off, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import psycopg
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import Header, PubAck
+from psycopg_pool import AsyncConnectionPool
+
+from events.checkpoints import load_checkpoint, pending_since, save_checkpoint
+from events.store import Position, RecordedEvent, read_all
+from events.wire import encode_message
+from postlog.metrics import Metrics
+from postlog.nats import connect, ensure_stream
+from postlog.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+NOTIFY_CHANNEL = "postlog_events"  # same channel as services/command_api/executor.py
+LAG_LOG_INTERVAL = 30.0
+
+AfterPublish = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
+
+
+def checkpoint_name(settings: Settings) -> str:
+    return f"relay:{settings.stream_name}"
+
+
+def leader_lock_key(settings: Settings) -> int:
+    """The advisory-lock key of the relay leader of this stream (locks are per database)."""
+    digest = hashlib.blake2b(f"postlog-relay:{settings.stream_name}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+class Backoff:
+    """Exponential delays between retries, reset after a success."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
+        self.initial, self.maximum, self._next = initial, maximum, initial
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+class Relay:
+    """Tails the event log and publishes it to JetStream (see the module docstring).
+
+    ``after_publish`` is a test hook called after a batch is acked and before its checkpoint is
+    saved; raising there (or killing the process) simulates a crash at the worst moment.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool[Any],
+        metrics: Metrics,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        ack_timeout: float = 10.0,
+        standby_interval: float = 2.0,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self.settings, self.pool, self.metrics = settings, pool, metrics
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.ack_timeout = ack_timeout
+        self.standby_interval = standby_interval
+        self.after_publish = after_publish
+        self.checkpoint_name = checkpoint_name(settings)
+        self._nc: Client | None = None
+        self._stream_ready = False
+        self._lag_logged_at = 0.0
+        self._log = log.bind(stream=settings.stream_name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Lead (or stand by) until ``stop`` is set; survives every outage by retrying."""
+        self._log.info("relay_started", lock_key=leader_lock_key(self.settings))
+        backoff = Backoff(maximum=10.0)
+        try:
+            while not stop.is_set():
+                try:
+                    conn = await self._become_leader(stop)
+                    if conn is None:
+                        break
+                    try:
+                        backoff.reset()
+                        await self._lead(conn, stop)
+                    finally:
+                        with contextlib.suppress(Exception):
+                            await conn.close()
+                except Exception as exc:
+                    delay = backoff.next()
+                    event = "relay_leadership_lost" if self.metrics.relay_leader else (
+                        "relay_database_unavailable"
+                    )
+                    self._log.warning(event, error=repr(exc), retry_in=delay)
+                    await _sleep_unless_stopped(stop, delay)
+                finally:
+                    self.metrics.relay_leader = 0
+        finally:
+            if self._nc is not None:
+                with contextlib.suppress(Exception):
+                    await self._nc.close()
+                self._nc = None
+            self._log.info("relay_stopped")
+
+    async def _become_leader(self, stop: asyncio.Event) -> psycopg.AsyncConnection[Any] | None:
+        """A dedicated connection holding the leader lock, or None once ``stop`` is set."""
+        assert self.settings.database_url, "database_url must be resolved before the relay runs"
+        conn = await psycopg.AsyncConnection.connect(
+            self.settings.database_url,
+            autocommit=True,
+            connect_timeout=5,
+            application_name="postlog-relay",
+        )
+        standby_logged = False
+        try:
+            while not stop.is_set():
+                cur = await conn.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (leader_lock_key(self.settings),)
+                )
+                row = await cur.fetchone()
+                if row and row[0]:
+                    return conn
+                if not standby_logged:
+                    self._log.info("relay_standby", reason="another relay leads this stream")
+                    standby_logged = True
+                await _sleep_unless_stopped(stop, self.standby_interval)
+        except BaseException:
+            await conn.close()
+            raise
+        await conn.close()
+        return None
+
+    async def _lead(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> None:
+        """Publish until stopped; returns or raises when the lock connection is lost."""
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self.metrics.relay_leader = 1
+        self._log.info("relay_leadership_acquired")
+        backoff = Backoff()
+        while not stop.is_set():
+            delay = self.poll_interval
+            try:
+                js = await self._jetstream(stop)
+                if js is None:
+                    return
+                await self._catch_up(js, stop)
+                backoff.reset()
+            except Exception as exc:
+                self._stream_ready = False
+                self.metrics.relay_publish_failures_total += 1
+                delay = backoff.next()
+                self._log.warning("relay_publish_failed", error=repr(exc), retry_in=delay)
+            await self._observe_lag()
+            await self._wait_for_wakeup(conn, stop, delay)
+
+    async def _wait_for_wakeup(
+        self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event, seconds: float
+    ) -> None:
+        """Until a NOTIFY, ``seconds`` or ``stop``; raises if the lock connection is gone."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            woken = False
+            notifies = conn.notifies(timeout=min(remaining, 0.5), stop_after=1)
+            async with contextlib.aclosing(notifies):  # releases the connection's lock
+                async for _ in notifies:
+                    woken = True
+            if woken:
+                return
+
+    async def _jetstream(self, stop: asyncio.Event) -> JetStreamContext | None:
+        """A JetStream context on a connected client whose stream exists (None if stopped)."""
+        if self._nc is not None and self._nc.is_closed:
+            self._nc = None
+        if self._nc is None:
+            attempt = asyncio.ensure_future(connect(self.settings, "relay"))
+            while not attempt.done():
+                await asyncio.wait([attempt], timeout=5)
+                if stop.is_set():
+                    attempt.cancel()
+                    return None
+                if not attempt.done():
+                    self._log.warning("relay_waiting_for_nats", url=self.settings.nats_url)
+            self._nc = attempt.result()
+        js = self._nc.jetstream(timeout=self.ack_timeout)
+        if not self._stream_ready:
+            await ensure_stream(js, self.settings)
+            self._stream_ready = True
+        return js
+
+    async def _catch_up(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        """Publish batches after the checkpoint while they come back full."""
+        while not stop.is_set():
+            async with self.pool.connection(timeout=10) as conn:
+                checkpoint = await load_checkpoint(conn, self.checkpoint_name)
+                batch = await read_all(conn, after=checkpoint, limit=self.batch_size)
+            if not batch:
+                return
+            duplicates = await self._publish(js, batch, checkpoint)
+            self.metrics.relay_events_published_total += len(batch) - duplicates
+            self.metrics.relay_duplicate_acks_total += duplicates
+            if self.after_publish is not None:
+                await self.after_publish(batch)
+            async with self.pool.connection(timeout=10) as conn:
+                await save_checkpoint(conn, self.checkpoint_name, batch[-1].position)
+            self._log.debug(
+                "relay_batch_published",
+                events=len(batch),
+                duplicates=duplicates,
+                checkpoint=str(batch[-1].position),
+            )
+            if len(batch) < self.batch_size:
+                return
+
+    async def _publish(
+        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position
+    ) -> int:
+        """Publish in log order from this one task, then wait for every ack; returns duplicates."""
+        futures: list[asyncio.Future[PubAck]] = []
+        try:
+            prev, prev_id = checkpoint, ""
+            for recorded in batch:
+                payload, headers = encode_message(recorded, prev)
+                if prev_id:
+                    headers[Header.EXPECTED_LAST_MSG_ID] = prev_id
+                subject = self.settings.subject_for(recorded.category, recorded.type)
+                futures.append(await js.publish_async(subject, payload, headers=headers))
+                prev, prev_id = recorded.position, str(recorded.event_id)
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        finally:
+            for future in futures:
+                future.cancel()
+        return sum(1 for ack in acks if ack.duplicate)
+
+    async def _observe_lag(self) -> None:
+        """Set the pending gauges; log the lag now and then while behind."""
+        try:
+            async with self.pool.connection(timeout=5) as conn:
+                checkpoint = await load_checkpoint(conn, self.checkpoint_name)
+                events, seconds = await pending_since(conn, checkpoint)
+        except Exception as exc:
+            self._log.debug("relay_lag_unavailable", error=repr(exc))
+            return
+        self.metrics.relay_pending_events = events
+        self.metrics.relay_pending_seconds = seconds
+        now = time.monotonic()
+        if events and now - self._lag_logged_at >= LAG_LOG_INTERVAL:
+            self._lag_logged_at = now
+            self._log.info("relay_lag", events=events, seconds=round(seconds, 3))
