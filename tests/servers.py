@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 

@@ -67,9 +67,8 @@ async def test_multi_event_multi_stream_append_is_atomic(fresh_database_url: str
                 )
         assert await read_stream(conn, "list-3") == []
         async with conn.transaction():
-            position = await append(
-                conn, [StreamAppend("list-3", 0, [created(3), updated(3, "b"), ListDeleted(list_id=3, at=NOW)])], META
-            )
+            three = [created(3), updated(3, "b"), ListDeleted(list_id=3, at=NOW)]
+            position = await append(conn, [StreamAppend("list-3", 0, three)], META)
         events = await read_all(conn, START)
         assert [e.stream_id for e in events] == ["list-2", "list-3", "list-3", "list-3"]
         assert events[-1].position == position
@@ -79,8 +78,8 @@ async def test_stream_order_is_version_order(fresh_database_url: str) -> None:
     async with await connect(fresh_database_url) as conn:
         for i in range(5):
             async with conn.transaction():
-                await append(conn, [StreamAppend("list-9", ANY_VERSION,
-                                                  [created(9) if i == 0 else updated(9, f"n{i}")])], META)
+                event = created(9) if i == 0 else updated(9, f"n{i}")
+                await append(conn, [StreamAppend("list-9", ANY_VERSION, [event])], META)
         events = await read_stream(conn, "list-9")
         assert [e.version for e in events] == [1, 2, 3, 4, 5]
         assert [e.decode().name for e in events][1:] == ["n1", "n2", "n3", "n4"]  # type: ignore[attr-defined]
@@ -96,7 +95,9 @@ async def test_duplicate_event_id_is_reported(fresh_database_url: str) -> None:
                 await append(conn, [StreamAppend("list-6", 0, [created(6)], [event_id])], META)
 
 
-async def test_reader_never_skips_a_slow_transaction_that_commits_late(fresh_database_url: str) -> None:
+async def test_reader_never_skips_a_slow_transaction_that_commits_late(
+    fresh_database_url: str,
+) -> None:
     slow = await connect(fresh_database_url)
     fast = await connect(fresh_database_url)
     reader = await connect(fresh_database_url)

@@ -1,0 +1,142 @@
+"""The administrative commands: ``migrate``, ``events``, ``users`` and ``projections``.
+
+Each brings the schema up to date first (migrations are idempotent and serialised by an
+advisory lock), so they also work on a fresh embedded database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, BinaryIO
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from events.store import Position
+from postlog.db import open_pool
+from postlog.export import ExportFilter, export_events, parse_until, resolve_since, tail_events
+from postlog.migrate import migrate
+from postlog.settings import Settings
+from services.command_api.domain import DomainError
+
+PROGRESS_EVERY_SECONDS = 2.0
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    assert settings.database_url
+    applied = await migrate(settings.database_url)
+    if args.command == "migrate":
+        print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
+        return 0
+    try:
+        if args.command == "events":
+            if args.action == "export":
+                return await _export(args, settings.database_url)
+            return await _tail(args, settings.database_url)
+        if args.command == "users":
+            return await _create_api_user(args, settings)
+        return await _projections(args, settings)
+    except DomainError as exc:
+        print(f"postlog: {exc.message}", file=sys.stderr)
+        return 1
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[BinaryIO]:
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with open(path, "wb") as handle:
+        yield handle
+
+
+class _ProgressReport:
+    """Counts on stderr every few seconds, so a long export shows it is alive."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, written: int, position: Position) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_SECONDS:
+            self.last = now
+            print(f"exported {written} events, at position {position}", file=sys.stderr,
+                  flush=True)
+
+
+async def _export(args: argparse.Namespace, database_url: str) -> int:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        selection = ExportFilter(
+            stream=args.stream,
+            since=await resolve_since(conn, args.since),
+            until=parse_until(args.until) if args.until else None,
+        )
+        progress = _ProgressReport()
+        with _output(args.output) as out:
+            written = await export_events(conn, out, selection, progress=progress)
+    if args.output or time.monotonic() - progress.started >= PROGRESS_EVERY_SECONDS:
+        target = f" to {args.output}" if args.output else ""
+        print(f"exported {written} events{target}", file=sys.stderr)
+    return 0
+
+
+async def _tail(args: argparse.Namespace, database_url: str) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        # BrokenPipeError: the reader went away (``| head``), a normal end.
+        with contextlib.suppress(BrokenPipeError):
+            await tail_events(conn, sys.stdout.buffer, stream=args.stream, last=args.last,
+                              stop=stop)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    pool = await open_pool(settings.model_copy(update={"db_pool_min": 1}), name="cli", max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def _create_api_user(args: argparse.Namespace, settings: Settings) -> int:
+    from postlog.users import create_api_user
+
+    async with _pool(settings) as pool:
+        token = await create_api_user(pool, args.name, actor="cli")
+    print(f"created API user {args.name!r}; its token is shown only this once."
+          f" Use it as 'Authorization: token {args.name}:<token>'.", file=sys.stderr)
+    print(token, flush=True)
+    return 0
+
+
+async def _projections(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "status":
+        from projections.registry import all_projections
+        from projections.status import format_status_table, projection_status
+
+        async with _pool(settings) as pool:
+            print(format_status_table(await projection_status(pool, all_projections())))
+        return 0
+    from projections.rebuild import rebuild
+    from projections.registry import projection_by_name
+
+    try:
+        projection = projection_by_name(args.name)
+    except KeyError as exc:
+        print(f"postlog: {exc.args[0]}", file=sys.stderr)
+        return 2
+    async with _pool(settings) as pool:
+        await rebuild(settings, pool, projection)
+    print(f"projection {args.name} rebuilt")
+    return 0
