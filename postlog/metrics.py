@@ -57,8 +57,8 @@ class Metrics:
     # Set by the relay (events/relay.py). Lag as seen by the leader after its last cycle; the
     # scrape-time relay_lag_* figures come from GET /metrics itself.
     relay_leader: int = 0
-    relay_events_published_total: int = 0
-    relay_duplicate_acks_total: int = 0
+    relay_events_published_total: int = 0  # acked and new on the stream
+    relay_duplicate_acks_total: int = 0  # re-published after a crash, dropped by NATS dedupe
     relay_publish_failures_total: int = 0
     relay_pending_events: int = 0
     relay_pending_seconds: float = 0.0

@@ -27,17 +27,21 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[Runtime]:
     pool = await open_pool(settings, name="command")
     read_pool = await open_pool(settings, name="query", read_only=True)
+    waiter = ProjectionWaiter(pool, settings.read_your_writes_timeout)
     try:
         yield Runtime(
             settings=settings,
             pool=pool,
             read_pool=read_pool,
-            waiter=ProjectionWaiter(pool, settings.read_your_writes_timeout),
+            waiter=waiter,
             metrics=metrics or Metrics(),
         )
     finally:
+        await waiter.close()  # its LISTEN connection
         await read_pool.close()
         await pool.close()

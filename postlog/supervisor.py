@@ -1,0 +1,47 @@
+"""Runs the background services of a process (relay, projector) as supervised tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import structlog
+
+from events.relay import Relay
+from postlog.runtime import Runtime
+from projections.registry import all_projections
+from projections.runner import ProjectionRunner
+
+log = structlog.get_logger(__name__)
+
+Component = Literal["relay", "projector"]
+
+
+@asynccontextmanager
+async def background_services(
+    runtime: Runtime, components: Sequence[Component] = ("relay", "projector")
+) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Start the components; on exit, ask them to stop and wait for them."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    if "relay" in components:
+        relay = Relay(runtime.settings, runtime.pool, runtime.metrics)
+        tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+    if "projector" in components:
+        runner = ProjectionRunner(
+            runtime.settings, runtime.pool, all_projections(), runtime.metrics
+        )
+        tasks.append(asyncio.create_task(runner.run(stop), name="projector"))
+    try:
+        yield tasks
+    finally:
+        stop.set()
+        done, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("background_service_failed", task=task.get_name(),
+                          error=repr(task.exception()))
