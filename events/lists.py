@@ -1,4 +1,9 @@
-"""Events of the ``list`` category (mailing lists)."""
+"""Events of the ``list`` category (mailing lists); stream ``list-<id>``.
+
+Each event carries the list's whole new value of the fields it touches, so a projection never
+needs the previous state to apply it. ``at`` is when the command was accepted (the list's
+``created_at`` / ``updated_at``).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,14 @@ ListType = Literal["public", "private", "temporary"]
 ListOptin = Literal["single", "double"]
 ListStatus = Literal["active", "archived"]
 
+LIST_TYPES: tuple[ListType, ...] = ("public", "private", "temporary")
+LIST_OPTINS: tuple[ListOptin, ...] = ("single", "double")
+LIST_STATUSES: tuple[ListStatus, ...] = ("active", "archived")
 
-class ListCreated(Event, tag="list.created", kw_only=True):
+
+class ListCreated(Event, tag="list.created", kw_only=True, frozen=True):
+    """A list was created with its integer id (from ``eventlog.list_id_seq``) and uuid."""
+
     CATEGORY = "list"
     list_id: int
     uuid: str
@@ -25,7 +36,7 @@ class ListCreated(Event, tag="list.created", kw_only=True):
     at: datetime
 
 
-class ListUpdated(Event, tag="list.updated", kw_only=True):
+class ListUpdated(Event, tag="list.updated", kw_only=True, frozen=True):
     """The list's editable fields after the update (the whole new value of each)."""
 
     CATEGORY = "list"
@@ -39,7 +50,9 @@ class ListUpdated(Event, tag="list.updated", kw_only=True):
     at: datetime
 
 
-class ListDeleted(Event, tag="list.deleted", kw_only=True):
+class ListDeleted(Event, tag="list.deleted", kw_only=True, frozen=True):
+    """The list is gone (its subscriptions go with it; campaigns keep the list's name)."""
+
     CATEGORY = "list"
     list_id: int
     at: datetime

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from services.command_api.lists.routes import list_command_routes
+
 
 def command_routes() -> list[ControllerRouterHandler]:
-    return []
+    return [*list_command_routes()]

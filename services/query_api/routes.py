@@ -6,6 +6,7 @@ from litestar import get
 from litestar.types import ControllerRouterHandler
 
 from services.http.auth import require_auth
+from services.query_api.lists.routes import list_query_routes
 
 
 @get("/api/health", guards=[require_auth], operation_id="health")
@@ -14,4 +15,4 @@ async def health() -> dict[str, bool]:
 
 
 def query_routes() -> list[ControllerRouterHandler]:
-    return [health]
+    return [health, *list_query_routes()]

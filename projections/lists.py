@@ -1,0 +1,78 @@
+"""The ``lists`` read model: one row per live mailing list, shaped like listmonk's ``lists`` table.
+
+Besides listmonk's columns it keeps ``subscriber_count`` and ``subscriber_statuses`` (subscription
+status -> count) on the row itself, so reads never count over subscriptions. They start at 0 and
+``{}``; the subscriber events that move them are applied here too once they exist (add their
+category to ``categories`` and update the two columns in ``apply``).
+
+Ids come from a sequence and the decider refuses a second creation, so a clash on ``id`` or
+``uuid`` means a hand-made log; the first creation wins (deterministically, on every replay)
+rather than stalling the projection.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.store import RecordedEvent
+from projections.base import Statement, Tables
+
+LISTS = "lists"
+
+
+class ListsProjection:
+    """Mailing lists by id: what ``GET /api/lists`` and ``GET /api/public/lists`` read."""
+
+    name = "lists"
+    categories: tuple[str, ...] = ("list",)
+    tables: tuple[str, ...] = (LISTS,)
+
+    def create_statements(self, t: Tables) -> list[sql.Composable]:
+        table = t[LISTS]
+        return [
+            sql.SQL(
+                "CREATE TABLE {} ("
+                " id bigint PRIMARY KEY,"
+                " uuid uuid NOT NULL UNIQUE,"
+                " name text NOT NULL,"
+                " type text NOT NULL,"
+                " optin text NOT NULL,"
+                " status text NOT NULL,"
+                " tags text[] NOT NULL DEFAULT '{{}}',"
+                " description text NOT NULL DEFAULT '',"
+                " subscriber_count integer NOT NULL DEFAULT 0,"
+                " subscriber_statuses jsonb NOT NULL DEFAULT '{{}}'::jsonb,"
+                " created_at timestamptz NOT NULL,"
+                " updated_at timestamptz NOT NULL)"
+            ).format(table),
+            sql.SQL("CREATE INDEX ON {} (created_at, id)").format(table),
+            sql.SQL("CREATE INDEX ON {} (type, status)").format(table),
+            sql.SQL("CREATE INDEX ON {} USING gin (tags)").format(table),
+        ]
+
+    def apply(self, event: RecordedEvent, t: Tables) -> list[Statement]:
+        table = t[LISTS]
+        e = event.decode()
+        if isinstance(e, ListCreated):
+            return [(
+                sql.SQL(
+                    "INSERT INTO {} (id, uuid, name, type, optin, status, tags, description,"
+                    " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING"
+                ).format(table),
+                (e.list_id, e.uuid, e.name, e.list_type, e.optin, e.status, list(e.tags),
+                 e.description, e.at, e.at),
+            )]
+        if isinstance(e, ListUpdated):
+            return [(
+                sql.SQL(
+                    "UPDATE {} SET name = %s, type = %s, optin = %s, status = %s, tags = %s,"
+                    " description = %s, updated_at = %s WHERE id = %s"
+                ).format(table),
+                (e.name, e.list_type, e.optin, e.status, list(e.tags), e.description, e.at,
+                 e.list_id),
+            )]
+        if isinstance(e, ListDeleted):
+            return [(sql.SQL("DELETE FROM {} WHERE id = %s").format(table), (e.list_id,))]
+        return []

@@ -1,0 +1,1 @@
+"""Mailing lists on the command side: commands, decider, HTTP routes."""

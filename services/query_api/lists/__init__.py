@@ -1,0 +1,1 @@
+"""Mailing lists on the query side: read-model queries and GET routes."""
