@@ -62,5 +62,8 @@ async def campaign_listener(settings: Settings) -> AsyncIterator[list[asyncio.Ta
             stop.set()
             await asyncio.wait([task], timeout=FETCH_WAIT_SECONDS * 3)
             task.cancel()
+            # Draining a connection that still holds a pull subscription waits out the whole
+            # drain timeout (30 s, past compose's 10 s grace); unsubscribe it first.
+            await sub.unsubscribe()
     finally:
         await nc.drain()
