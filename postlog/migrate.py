@@ -40,7 +40,7 @@ async def migrate(database_url: str) -> list[str]:
                 if version in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(sql)  # type: ignore[arg-type]
+                    await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO eventlog.schema_migrations (version, name) VALUES (%s, %s)",
                         (version, name),
