@@ -25,8 +25,15 @@ def nats_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def nats_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+async def nats_prefix(nats_server_url: str) -> AsyncIterator[str]:
+    """This session's NATS prefix; tests needing their own derive it with ``sub_prefix``.
+
+    At the end every stream whose name starts with the session's stream name is deleted, so
+    test runs leave nothing behind on a shared NATS server.
+    """
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    yield prefix
+    await servers.delete_streams(nats_server_url, prefix.upper())
 
 
 @pytest.fixture(scope="session")

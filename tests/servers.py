@@ -65,3 +65,25 @@ def drop_database(admin_url: str, url: str) -> None:
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sub_prefix(session_prefix: str) -> str:
+    """A unique NATS prefix under the session's (deleted with it at the end of the session)."""
+    return f"{session_prefix}x{uuid.uuid4().hex[:6]}"
+
+
+async def delete_streams(url: str, name_prefix: str) -> int:
+    """Delete the JetStream streams whose names start with ``name_prefix``; returns how many."""
+    import nats
+
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
+    try:
+        js = nc.jetstream()
+        deleted = 0
+        for info in await js.streams_info():
+            if info.config.name and info.config.name.startswith(name_prefix):
+                await js.delete_stream(info.config.name)
+                deleted += 1
+        return deleted
+    finally:
+        await nc.close()

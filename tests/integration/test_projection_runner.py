@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +35,7 @@ from tests.integration.projection_support import (
     running,
     table_rows,
 )
+from tests.servers import sub_prefix
 
 # Only the NATS feed may deliver live events in tests that say so: no Postgres fallback soon.
 NATS_ONLY: dict[str, Any] = {"idle_catch_up": 120.0, "notify_grace": 120.0}
@@ -48,7 +48,7 @@ class SimulatedCrash(BaseException):
 @pytest.fixture
 def iso_settings(settings: Settings, fresh_database_url: str) -> Settings:
     return settings.model_copy(update={"database_url": fresh_database_url,
-                                       "nats_prefix": f"t{uuid.uuid4().hex[:10]}"})
+                                       "nats_prefix": sub_prefix(settings.nats_prefix)})
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,12 +23,13 @@ from tests.integration.projection_support import (
     running,
     table_rows,
 )
+from tests.servers import sub_prefix
 
 
 @pytest.fixture
 def iso_settings(settings: Settings, fresh_database_url: str) -> Settings:
     return settings.model_copy(update={"database_url": fresh_database_url,
-                                       "nats_prefix": f"t{uuid.uuid4().hex[:10]}"})
+                                       "nats_prefix": sub_prefix(settings.nats_prefix)})
 
 
 @pytest.fixture
