@@ -8,6 +8,7 @@ one is never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -122,8 +123,9 @@ async def append(
 ) -> Position:
     """Append events to one or more streams atomically; returns the position of the last event.
 
-    Must run inside a transaction the caller owns (``conn.transaction()``), so that command-side
-    index rows written beside the append commit or roll back with it. Raises
+    Normally runs inside a transaction the caller owns (``conn.transaction()``), so that
+    command-side index rows written beside the append commit or roll back with it; a failure
+    then aborts that transaction. Raises
     ``ConcurrencyError`` on a version conflict and ``DuplicateEventId`` when an event id exists.
     """
     meta = msgspec.json.encode(metadata).decode()
@@ -151,23 +153,27 @@ async def append(
             )
     if not rows:
         raise ValueError("nothing to append")
-    last: tuple[Any, ...] | None = None
+    columns = list(zip(*rows, strict=True))
     try:
-        async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-            await cur.executemany(
-                "INSERT INTO eventlog.events"
+        # Inside the caller's transaction no savepoint is needed: a failure aborts it whole.
+        # Outside one, a transaction keeps a multi-event append atomic.
+        in_transaction = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        async with (
+            contextlib.nullcontext() if in_transaction else conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            # One statement for the whole append; rows get positions in array order.
+            await cur.execute(
+                "WITH appended AS ("
+                " INSERT INTO eventlog.events"
                 " (event_id, stream_id, category, version, type, schema_version, data, metadata)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)"
-                " RETURNING tx_id::text::bigint, global_position",
-                rows,
-                returning=True,
+                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[],"
+                " %s::text[], %s::smallint[], %s::jsonb[], %s::jsonb[])"
+                " RETURNING tx_id, global_position)"
+                " SELECT max(tx_id::text::bigint), max(global_position) FROM appended",
+                [list(column) for column in columns],
             )
-            while True:
-                found = await cur.fetchone()
-                if found is not None:
-                    last = found
-                if not cur.nextset():
-                    break
+            last = await cur.fetchone()
     except psycopg.errors.UniqueViolation as exc:
         constraint = exc.diag.constraint_name or ""
         if "event_id" in constraint:
