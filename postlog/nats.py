@@ -23,7 +23,12 @@ async def connect(settings: Settings, name: str, **options: Any) -> Client:
     """Connect with endless reconnects, so a NATS outage never kills a postlog process."""
     assert settings.nats_url, "nats_url must be resolved before connecting"
 
+    client: Client | None = None
+
     async def on_disconnect() -> None:
+        if client is not None and (client.is_closed or client.is_draining):
+            log.debug("nats_closed", client=name)  # our own close, not an outage
+            return
         log.warning("nats_disconnected", client=name)
 
     async def on_reconnect() -> None:
@@ -32,7 +37,7 @@ async def connect(settings: Settings, name: str, **options: Any) -> Client:
     async def on_error(exc: Exception) -> None:
         log.debug("nats_error", client=name, error=str(exc))
 
-    return await nats.connect(
+    client = await nats.connect(
         settings.nats_url,
         name=f"postlog-{name}",
         max_reconnect_attempts=-1,
@@ -44,6 +49,7 @@ async def connect(settings: Settings, name: str, **options: Any) -> Client:
         error_cb=on_error,
         **options,
     )
+    return client
 
 
 def stream_config(settings: Settings) -> StreamConfig:
