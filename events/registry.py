@@ -14,6 +14,23 @@ import msgspec
 
 from events.base import Event
 from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.subscribers import (
+    OptinRequested,
+    RemovedFromLists,
+    SubscribedToLists,
+    SubscriberCreated,
+    SubscriberDeleted,
+    SubscriberStatusChanged,
+    SubscriberUpdated,
+    SubscriptionStatusChanged,
+)
+from events.templates import (
+    TemplateCreated,
+    TemplateDefaultSet,
+    TemplateDefaultUnset,
+    TemplateDeleted,
+    TemplateUpdated,
+)
 from events.users import UserCreated, UserDeleted, UserPasswordChanged
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -23,6 +40,19 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     UserCreated,
     UserPasswordChanged,
     UserDeleted,
+    SubscriberCreated,
+    SubscriberUpdated,
+    SubscriberStatusChanged,
+    SubscribedToLists,
+    SubscriptionStatusChanged,
+    RemovedFromLists,
+    OptinRequested,
+    SubscriberDeleted,
+    TemplateCreated,
+    TemplateUpdated,
+    TemplateDefaultSet,
+    TemplateDefaultUnset,
+    TemplateDeleted,
 )
 
 AnyEvent = (
@@ -32,6 +62,19 @@ AnyEvent = (
     | UserCreated
     | UserPasswordChanged
     | UserDeleted
+    | SubscriberCreated
+    | SubscriberUpdated
+    | SubscriberStatusChanged
+    | SubscribedToLists
+    | SubscriptionStatusChanged
+    | RemovedFromLists
+    | OptinRequested
+    | SubscriberDeleted
+    | TemplateCreated
+    | TemplateUpdated
+    | TemplateDefaultSet
+    | TemplateDefaultUnset
+    | TemplateDeleted
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -132,7 +132,7 @@ async def _projections(args: argparse.Namespace, settings: Settings) -> int:
     from projections.registry import projection_by_name
 
     try:
-        projection = projection_by_name(args.name)
+        projection = projection_by_name(args.name, settings)
     except KeyError as exc:
         print(f"postlog: {exc.args[0]}", file=sys.stderr)
         return 2

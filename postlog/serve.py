@@ -149,6 +149,7 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
     """
     from postlog.supervisor import background_services
     from postlog.users import ensure_admin
+    from services.command_api.templates.seed import ensure_default_templates
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -157,6 +158,7 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
     await ensure_nats_stream(settings)
     async with open_runtime(settings) as runtime:
         admin = await ensure_admin(runtime.pool, settings)
+        await ensure_default_templates(runtime.pool)
         server = http_server(create_app(runtime), settings)
         async with background_services(runtime) as tasks:
             return await run_until_stopped(
@@ -187,8 +189,10 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
         tasks: Sequence[asyncio.Task[None]] = ()
         if name in HTTP_PARTS:
             from postlog.users import ensure_admin
+            from services.command_api.templates.seed import ensure_default_templates
 
             admin = await ensure_admin(runtime.pool, settings)
+            await ensure_default_templates(runtime.pool)
             if admin.generated:
                 print(f"admin user: {admin.username}\nadmin password: {admin.password}"
                       " (generated now: note it, it is not shown again)", file=out, flush=True)

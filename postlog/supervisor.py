@@ -31,7 +31,7 @@ async def background_services(
         tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
     if "projector" in components:
         runner = ProjectionRunner(
-            runtime.settings, runtime.pool, all_projections(), runtime.metrics
+            runtime.settings, runtime.pool, all_projections(runtime.settings), runtime.metrics
         )
         tasks.append(asyncio.create_task(runner.run(stop), name="projector"))
     try:

@@ -8,8 +8,9 @@ other names and swap them in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+import psycopg
 from psycopg import sql
 
 from events.store import RecordedEvent
@@ -33,6 +34,26 @@ class Projection(Protocol):
 
     def apply(self, event: RecordedEvent, t: Tables) -> list[Statement]:
         """Statements that apply one event. Pure: no I/O, no clock."""
+        ...
+
+
+@runtime_checkable
+class PreparedProjection(Protocol):
+    """A projection whose ``apply`` needs data from outside the log, e.g. decryption keys.
+
+    ``prepare`` reads it for a batch (in the batch's transaction); ``apply_prepared`` stays
+    pure: the same events and context always give the same statements. The runner and the
+    rebuild call these instead of ``apply`` (``projections.storage.batch_statements``).
+    """
+
+    async def prepare(
+        self, conn: psycopg.AsyncConnection[Any], events: Sequence[RecordedEvent]
+    ) -> Any:
+        """What ``apply_prepared`` needs for ``events`` (events of its categories only)."""
+        ...
+
+    def apply_prepared(self, event: RecordedEvent, t: Tables, context: Any) -> list[Statement]:
+        """Statements that apply one event, given the batch's context. Pure."""
         ...
 
 

@@ -2,8 +2,10 @@
 
 Besides listmonk's columns it keeps ``subscriber_count`` and ``subscriber_statuses`` (subscription
 status -> count) on the row itself, so reads never count over subscriptions. They start at 0 and
-``{}``; the subscriber events that move them are applied here too once they exist (add their
-category to ``categories`` and update the two columns in ``apply``).
+``{}`` and move with the subscription events of the ``subscriber`` category, which state the
+statuses they move from and to. Like listmonk's ``mat_list_subscriber_stats``,
+``subscriber_count`` counts every subscription (unsubscribed ones too) and
+``subscriber_statuses`` holds only statuses with at least one subscription.
 
 Ids come from a sequence and the decider refuses a second creation, so a clash on ``id`` or
 ``uuid`` means a hand-made log; the first creation wins (deterministically, on every replay)
@@ -16,6 +18,7 @@ from psycopg import sql
 
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.store import RecordedEvent
+from events.subscribers import RemovedFromLists, SubscribedToLists, SubscriptionStatusChanged
 from projections.base import Statement, Tables
 
 LISTS = "lists"
@@ -25,7 +28,7 @@ class ListsProjection:
     """Mailing lists by id: what ``GET /api/lists`` and ``GET /api/public/lists`` read."""
 
     name = "lists"
-    categories: tuple[str, ...] = ("list",)
+    categories: tuple[str, ...] = ("list", "subscriber")
     tables: tuple[str, ...] = (LISTS,)
 
     def create_statements(self, t: Tables) -> list[sql.Composable]:
@@ -75,4 +78,39 @@ class ListsProjection:
             )]
         if isinstance(e, ListDeleted):
             return [(sql.SQL("DELETE FROM {} WHERE id = %s").format(table), (e.list_id,))]
+        if isinstance(e, SubscribedToLists):
+            return [_count(table, e.list_ids, 1, _increment(_STATUSES, "new"), new=e.status)]
+        if isinstance(e, SubscriptionStatusChanged):
+            statuses = _increment(_decrement(_STATUSES, "old"), "new")
+            return [_count(table, e.list_ids, 0, statuses, old=e.previous_status, new=e.status)]
+        if isinstance(e, RemovedFromLists):
+            return [_count(table, e.list_ids, -1, _decrement(_STATUSES, "old"), old=e.status)]
         return []
+
+
+_STATUSES = sql.SQL("subscriber_statuses")
+
+
+def _increment(statuses: sql.Composable, param: str) -> sql.Composable:
+    """``statuses`` with the count of the status in ``%(param)s`` plus one."""
+    p = sql.Placeholder(param)
+    return sql.SQL("({s} || jsonb_build_object({p}::text, COALESCE(({s}->>{p})::int, 0) + 1))"
+                   ).format(s=statuses, p=p)
+
+
+def _decrement(statuses: sql.Composable, param: str) -> sql.Composable:
+    """``statuses`` with the count of the status in ``%(param)s`` minus one (gone at zero)."""
+    p = sql.Placeholder(param)
+    return sql.SQL(
+        "(CASE WHEN COALESCE(({s}->>{p})::int, 0) <= 1 THEN {s} - {p}::text"
+        " ELSE {s} || jsonb_build_object({p}::text, ({s}->>{p})::int - 1) END)"
+    ).format(s=statuses, p=p)
+
+
+def _count(table: sql.Identifier, list_ids: list[int], delta: int, statuses: sql.Composable,
+           **params: str) -> Statement:
+    query = sql.SQL(
+        "UPDATE {t} SET subscriber_count = GREATEST(subscriber_count + %(delta)s, 0),"
+        " subscriber_statuses = {statuses} WHERE id = ANY(%(ids)s::bigint[])"
+    ).format(t=table, statuses=statuses)
+    return query, {"delta": delta, "ids": list_ids, **params}

@@ -23,13 +23,13 @@ from events.store import START, Position, head_position, read_all
 from postlog.settings import Settings
 from projections.base import Projection, Tables, live_tables
 from projections.storage import (
+    batch_statements,
     create_tables,
     existing_tables,
     grant_reader,
     lock_projection,
     notify_projections,
     run_statements,
-    statements_for,
 )
 
 log = structlog.get_logger(__name__)
@@ -105,7 +105,8 @@ async def _replay(
             if not events:
                 break
             async with conn.transaction():
-                await run_statements(conn, statements_for(projection, tables, events))
+                await run_statements(
+                    conn, await batch_statements(conn, projection, tables, events))
         position, done = events[-1].position, done + len(events)
         bar.update(done)
         if time.monotonic() >= next_log:
@@ -139,7 +140,7 @@ async def _swap(
         while position < target:
             events = await read_all(conn, position, 1000, projection.categories)
             wanted = [e for e in events if e.position <= target]
-            await run_statements(conn, statements_for(projection, fresh, wanted))
+            await run_statements(conn, await batch_statements(conn, projection, fresh, wanted))
             if len(wanted) < 1000:
                 break
             position = wanted[-1].position

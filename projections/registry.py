@@ -6,19 +6,32 @@ need a name (the CLI's argument parsing) stay light.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from projections.base import Projection
 
+if TYPE_CHECKING:
+    from postlog.settings import Settings
 
-def all_projections() -> list[Projection]:
-    """One instance of each read model, in a stable order."""
+
+def all_projections(settings: Settings | None = None) -> list[Projection]:
+    """One instance of each read model, in a stable order.
+
+    ``settings`` supplies the master key that unwraps subscribers' data keys (needed by the
+    projections that decrypt personal data: pass it wherever events are applied).
+    """
+    from events.crypto import master_key_from
     from projections.lists import ListsProjection
+    from projections.subscribers import SubscribersProjection
+    from projections.templates import TemplatesProjection
 
-    return [ListsProjection()]
+    master_key = master_key_from(settings.master_key) if settings is not None else None
+    return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection()]
 
 
-def projection_by_name(name: str) -> Projection:
+def projection_by_name(name: str, settings: Settings | None = None) -> Projection:
     """The projection called ``name``; ``KeyError`` listing the known names otherwise."""
-    projections = all_projections()
+    projections = all_projections(settings)
     for projection in projections:
         if projection.name == name:
             return projection

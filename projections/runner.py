@@ -34,6 +34,7 @@ from projections.storage import (
     EVENTS_CHANNEL,
     Item,
     ProjectionTablesIncomplete,
+    batch_statements,
     chain,
     ensure_projection,
     min_position,
@@ -42,7 +43,6 @@ from projections.storage import (
     read_checkpoints,
     run_statements,
     save_checkpoint,
-    statements_for,
 )
 
 log = structlog.get_logger(__name__)
@@ -283,7 +283,7 @@ class ProjectionRunner:
         """Write events and the checkpoint in a savepoint, so a faulty projection fails alone."""
         async with conn.transaction():
             tables = self._tables[projection.name]
-            await run_statements(conn, statements_for(projection, tables, events))
+            await run_statements(conn, await batch_statements(conn, projection, tables, events))
             await save_checkpoint(conn, projection.name, events[-1].position)
         return sum(e.category in projection.categories for e in events)
 

@@ -16,7 +16,7 @@ from psycopg.rows import tuple_row
 
 from events.store import START, Position, RecordedEvent
 from postlog.db import READER_ROLE
-from projections.base import Projection, Statement, Tables
+from projections.base import PreparedProjection, Projection, Statement, Tables
 
 # Channel on which a commit of a projection's batch is announced (payload: the projection's name).
 NOTIFY_CHANNEL = "postlog_projections"
@@ -141,6 +141,22 @@ def statements_for(
         if event.category in categories:
             out.extend(projection.apply(event, tables))
     return out
+
+
+async def batch_statements(
+    conn: psycopg.AsyncConnection[Any], projection: Projection, tables: Tables,
+    events: Iterable[RecordedEvent],
+) -> list[Statement]:
+    """Like ``statements_for``, first preparing a ``PreparedProjection``'s context (in the
+    caller's transaction, so it sees what the batch's events saw)."""
+    if not isinstance(projection, PreparedProjection):
+        return statements_for(projection, tables, events)
+    categories = set(projection.categories)
+    wanted = [e for e in events if e.category in categories]
+    if not wanted:
+        return []
+    context = await projection.prepare(conn, wanted)
+    return [s for e in wanted for s in projection.apply_prepared(e, tables, context)]
 
 
 async def run_statements(

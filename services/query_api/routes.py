@@ -7,6 +7,8 @@ from litestar.types import ControllerRouterHandler
 
 from services.http.auth import require_auth
 from services.query_api.lists.routes import list_query_routes
+from services.query_api.subscribers.by_id import subscriber_by_id_routes
+from services.query_api.templates.routes import template_query_routes
 
 
 @get("/api/health", guards=[require_auth], operation_id="health")
@@ -15,4 +17,4 @@ async def health() -> dict[str, bool]:
 
 
 def query_routes() -> list[ControllerRouterHandler]:
-    return [health, *list_query_routes()]
+    return [health, *list_query_routes(), *subscriber_by_id_routes(), *template_query_routes()]

@@ -41,7 +41,7 @@ def text(statement: sql.Composable) -> str:
 def test_it_is_registered_and_reads_list_events() -> None:
     assert any(isinstance(p, ListsProjection) for p in all_projections())
     assert (PROJECTION.name, PROJECTION.categories, PROJECTION.tables) == (
-        "lists", ("list",), ("lists",))
+        "lists", ("list", "subscriber"), ("lists",))
 
 
 def test_created_inserts_a_row_with_created_and_updated_at() -> None:

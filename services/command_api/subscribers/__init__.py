@@ -1,0 +1,1 @@
+"""Subscribers on the command side: commands, decider, request fields, indexes, HTTP routes."""

@@ -1,0 +1,215 @@
+"""Command endpoints over one or many subscribers: blocklist, manage list subscriptions, delete.
+
+Each request is one transaction (all subscribers or none). Unknown or already deleted ids are
+ignored, as listmonk ignores them, and the answer is ``{"data": true}``. Deleting a subscriber
+erases it: its data key is destroyed and its e-mail index row deleted in the transaction that
+appends ``subscriber.deleted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from litestar import Request, Response, delete, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.types import ControllerRouterHandler
+
+from events.crypto import shred
+from postlog.runtime import Runtime
+from services.command_api.domain import InvalidInput
+from services.command_api.executor import Decision, execute
+from services.command_api.respond import answer
+from services.command_api.subscribers.binding import (
+    bind_object,
+    int_list_field,
+    string_field,
+)
+from services.command_api.subscribers.commands import (
+    AddSubscriptions,
+    BlocklistSubscriber,
+    DeleteSubscriber,
+    RemoveSubscriptions,
+    SubscriberCommand,
+    UnsubscribeLists,
+)
+from services.command_api.subscribers.decider import Active
+from services.command_api.subscribers.fields import subscription_status
+from services.command_api.subscribers.handling import PROJECTIONS, for_each_subscriber, now
+from services.command_api.subscribers.index import forget_subscriber, live_lists
+from services.http.auth import require_auth
+from services.http.context import command_context
+from services.http.errors import APIError
+from services.query_api.lists.routes import go_atoi, path_id
+
+INVALID_IDS = "One or more IDs are invalid: {}"
+INVALID_ID = "Invalid ID(s)"
+NO_IDS = "No IDs given."
+NO_LISTS = "No lists given."
+INVALID_ACTION = "Invalid action."
+
+# Builds the command for one subscriber, given the target lists that exist.
+MakeCommand = Callable[[int, tuple[int, ...]], SubscriberCommand]
+
+
+async def _ids_body(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The body of a bulk request; a malformed one is 400 ``One or more IDs are invalid``."""
+    try:
+        return bind_object(await request.body(), fields)
+    except InvalidInput as exc:
+        raise APIError(400, INVALID_IDS.format(exc.message)) from None
+
+
+def _int_list(data: dict[str, Any], name: str) -> tuple[int, ...]:
+    try:
+        return int_list_field(data, name) or ()
+    except InvalidInput as exc:
+        raise APIError(400, INVALID_IDS.format(exc.message)) from None
+
+
+async def _run(
+    request: Request[Any, Any, Any], runtime: Runtime, ids: tuple[int, ...],
+    make: MakeCommand, *, erase: bool = False, list_ids: tuple[int, ...] = (),
+) -> Response[bytes]:
+    """Apply ``make(subscriber_id, live_list_ids)`` to every live subscriber of ``ids``."""
+    ctx = await command_context(request)
+
+    async def shred_it(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
+        await shred(conn, state.subscriber_id)
+        await forget_subscriber(conn, state.subscriber_id)
+
+    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
+        live = await live_lists(conn, list_ids) if list_ids else {}
+        lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
+        appends = await for_each_subscriber(conn, ids, lambda sid: make(sid, lists),
+                                            shred_it if erase else None)
+        return Decision(appends, {"subscriber_ids": [int(a.stream_id.split("-")[1])
+                                                     for a in appends if a.events]})
+
+    outcome = await execute(runtime.pool, ctx, decide)
+    return await answer(runtime, ctx, outcome, PROJECTIONS)
+
+
+@put("/api/subscribers/{subscriber_id:str}/blocklist", guards=[require_auth],
+     operation_id="manageBlocklistSubscribersById", status_code=200)
+async def blocklist_subscriber(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime],
+    subscriber_id: FromPath[str],
+) -> Response[bytes]:
+    """Blocklist one subscriber; every subscription of it becomes ``unsubscribed``."""
+    target = path_id(subscriber_id)
+    at = now()
+    return await _run(request, runtime, (target,),
+                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+
+
+@put("/api/subscribers/blocklist", guards=[require_auth],
+     operation_id="manageBlocklistBySubscriberList", status_code=200)
+async def blocklist_subscribers(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """Blocklist the subscribers of ``{"ids": [...]}``."""
+    ids = _int_list(await _ids_body(request, ("ids",)), "ids")
+    if not ids:
+        raise APIError(400, INVALID_IDS.format("ids"))
+    at = now()
+    return await _run(request, runtime, ids,
+                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+
+
+async def _manage_lists(
+    request: Request[Any, Any, Any], runtime: Runtime, path_target: int | None
+) -> Response[bytes]:
+    data = await _ids_body(request, ("ids", "action", "target_list_ids", "status"))
+    ids = _int_list(data, "ids")
+    if not ids:
+        raise APIError(400, NO_IDS)
+    if path_target is not None:
+        ids = (path_target,)
+    target_lists = _int_list(data, "target_list_ids")
+    if not target_lists:
+        raise APIError(400, NO_LISTS)
+    try:
+        action = string_field(data, "action") or ""
+        status_text = string_field(data, "status") or ""
+    except InvalidInput as exc:
+        raise APIError(400, INVALID_IDS.format(exc.message)) from None
+    at = now()
+    if action == "add":
+        status = subscription_status(status_text) if status_text else None
+        return await _run(request, runtime, ids, lambda sid, lists: AddSubscriptions(
+            subscriber_id=sid, list_ids=lists, status=status, at=at), list_ids=target_lists)
+    if action == "remove":
+        return await _run(request, runtime, ids, lambda sid, _: RemoveSubscriptions(
+            subscriber_id=sid, list_ids=target_lists, at=at))
+    if action == "unsubscribe":
+        return await _run(request, runtime, ids, lambda sid, _: UnsubscribeLists(
+            subscriber_id=sid, list_ids=target_lists, at=at))
+    raise APIError(400, INVALID_ACTION)
+
+
+@put("/api/subscribers/lists", guards=[require_auth], operation_id="manageSubscriberLists",
+     status_code=200)
+async def manage_subscriber_lists(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """``{"ids", "action": add|remove|unsubscribe, "target_list_ids", "status"}``: add
+    subscriptions (with ``status``, default ``unconfirmed``; existing ones take ``status`` if
+    given), delete them, or mark them ``unsubscribed``. Unknown lists are ignored."""
+    return await _manage_lists(request, runtime, None)
+
+
+@put("/api/subscribers/lists/{subscriber_id:str}", guards=[require_auth],
+     operation_id="manageSubscriberListById", status_code=200)
+async def manage_subscriber_lists_by_id(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime],
+    subscriber_id: FromPath[str],
+) -> Response[bytes]:
+    """As ``PUT /api/subscribers/lists`` for the subscriber in the path (listmonk still wants a
+    non-empty ``ids`` in the body, and ignores it)."""
+    target = go_atoi(subscriber_id) or 0
+    if target < 1:
+        raise APIError(400, INVALID_ID)
+    return await _manage_lists(request, runtime, target)
+
+
+@delete("/api/subscribers/{subscriber_id:str}", guards=[require_auth],
+        operation_id="deleteSubscriberById", status_code=200)
+async def delete_subscriber(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime],
+    subscriber_id: FromPath[str],
+) -> Response[bytes]:
+    """Delete and erase one subscriber (true even when it does not exist)."""
+    target = path_id(subscriber_id)
+    at = now()
+    return await _run(request, runtime, (target,),
+                      lambda sid, _: DeleteSubscriber(subscriber_id=sid, at=at), erase=True)
+
+
+@delete("/api/subscribers", guards=[require_auth], operation_id="deleteSubscriberByList",
+        status_code=200)
+async def delete_subscribers(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """Delete and erase the subscribers ``?id=1&id=2``, in one transaction."""
+    ids: list[int] = []
+    for raw in request.query_params.getall("id", []):
+        value = go_atoi(raw)
+        if value is None:
+            raise APIError(400, INVALID_IDS.format(
+                f'strconv.Atoi: parsing "{raw}": invalid syntax'))
+        if value < 1:
+            raise APIError(400, INVALID_IDS.format(f"{value} is not a valid ID"))
+        ids.append(value)
+    if not ids:
+        raise APIError(400, INVALID_IDS.format("ids"))
+    at = now()
+    return await _run(request, runtime, tuple(ids),
+                      lambda sid, _: DeleteSubscriber(subscriber_id=sid, at=at), erase=True)
+
+
+def subscriber_bulk_routes() -> list[ControllerRouterHandler]:
+    return [blocklist_subscriber, blocklist_subscribers, manage_subscriber_lists,
+            manage_subscriber_lists_by_id, delete_subscriber, delete_subscribers]

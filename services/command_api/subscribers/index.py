@@ -1,0 +1,104 @@
+"""Command-side lookups and indexes for subscribers, used inside the command's transaction.
+
+- ``eventlog.subscriber_emails``: one row per live subscriber keyed by a SHA-256 of its
+  lower-cased e-mail (never the address itself), so e-mails are unique case-insensitively. Rows
+  are written and deleted in the same transaction as the events, and a subscriber's row is
+  deleted when it is erased.
+- Lists are looked up from their event streams (the command side does not read read models).
+- An erased subscriber's idempotency records lose the stored answer (which held its profile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from itertools import groupby
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from events.crypto import ensure_key, load_keys
+from events.lists import ListOptin
+from events.registry import decode_event
+from services.command_api.domain import Conflict
+from services.command_api.lists.decider import Active as ActiveList
+from services.command_api.lists.decider import list_decider
+
+EMAIL_EXISTS = "E-mail already exists."
+
+
+def email_hash(email: str) -> str:
+    """The index key of an e-mail: hex SHA-256 of its lower-cased form."""
+    return hashlib.sha256(email.lower().encode()).hexdigest()
+
+
+async def claim_email(conn: psycopg.AsyncConnection[Any], subscriber_id: int, email: str) -> None:
+    """Index ``email`` as the subscriber's (dropping its previous one); 409 if another
+    subscriber has it, including one created by a concurrent, not yet committed command."""
+    key = email_hash(email)
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT subscriber_id FROM eventlog.subscriber_emails WHERE email_hash = %s", (key,))
+    row = await cur.fetchone()
+    if row is not None:
+        if int(row[0]) == subscriber_id:
+            return
+        raise Conflict(EMAIL_EXISTS)
+    await conn.execute(
+        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = %s", (subscriber_id,))
+    try:
+        await conn.execute(
+            "INSERT INTO eventlog.subscriber_emails (email_hash, subscriber_id) VALUES (%s, %s)",
+            (key, subscriber_id))
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(EMAIL_EXISTS) from None
+
+
+async def forget_subscriber(conn: psycopg.AsyncConnection[Any], subscriber_id: int) -> None:
+    """Remove what the command side keeps of an erased subscriber besides its (shredded) key:
+    its e-mail index row, and the answers stored for its idempotent commands."""
+    await conn.execute(
+        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = %s", (subscriber_id,))
+    await conn.execute(
+        "UPDATE eventlog.idempotency SET response_body = NULL, response_status = NULL,"
+        " fingerprint = 'erased' WHERE result ? 'subscriber_id'"
+        " AND result->>'subscriber_id' = %s",
+        (str(subscriber_id),))
+
+
+async def live_lists(
+    conn: psycopg.AsyncConnection[Any], list_ids: Iterable[int]
+) -> dict[int, ListOptin]:
+    """The opt-in type of each of ``list_ids`` that exists now (deleted or unknown ones are
+    left out), read from the lists' streams."""
+    wanted = sorted({i for i in list_ids if i > 0})
+    if not wanted:
+        return {}
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT stream_id, type, schema_version, data FROM eventlog.events"
+        " WHERE stream_id = ANY(%s) ORDER BY stream_id, version",
+        ([f"list-{i}" for i in wanted],))
+    found: dict[int, ListOptin] = {}
+    for _, rows in groupby(await cur.fetchall(), key=lambda r: r[0]):
+        state = list_decider.fold([decode_event(r[1], r[2], r[3]) for r in rows])
+        if isinstance(state, ActiveList):
+            found[state.list_id] = state.optin
+    return found
+
+
+async def subscriber_key(
+    conn: psycopg.AsyncConnection[Any], subscriber_id: int, master_key: bytes | None,
+    *, create: bool = False,
+) -> bytes | None:
+    """The subscriber's data key (created when ``create``); None once it was erased."""
+    if create:
+        return await ensure_key(conn, subscriber_id, master_key=master_key)
+    return (await load_keys(conn, [subscriber_id], master_key=master_key)).get(subscriber_id)
+
+
+async def next_subscriber_id(conn: psycopg.AsyncConnection[Any]) -> int:
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT nextval('eventlog.subscriber_id_seq')")
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])

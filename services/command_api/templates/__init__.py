@@ -1,0 +1,1 @@
+"""E-mail templates on the command side: commands, decider, seeds, HTTP routes."""

@@ -1,0 +1,1 @@
+"""Subscribers on the query side: read-model queries and GET routes."""
