@@ -13,6 +13,19 @@ from typing import Any
 import msgspec
 
 from events.base import Event
+from events.campaigns import (
+    CampaignArchiveChanged,
+    CampaignCancelled,
+    CampaignCreated,
+    CampaignDeleted,
+    CampaignFinished,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignScheduled,
+    CampaignStarted,
+    CampaignUnscheduled,
+    CampaignUpdated,
+)
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.subscribers import (
     OptinRequested,
@@ -53,6 +66,17 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TemplateDefaultSet,
     TemplateDefaultUnset,
     TemplateDeleted,
+    CampaignCreated,
+    CampaignUpdated,
+    CampaignScheduled,
+    CampaignUnscheduled,
+    CampaignStarted,
+    CampaignResumed,
+    CampaignPaused,
+    CampaignCancelled,
+    CampaignFinished,
+    CampaignArchiveChanged,
+    CampaignDeleted,
 )
 
 AnyEvent = (
@@ -75,6 +99,17 @@ AnyEvent = (
     | TemplateDefaultSet
     | TemplateDefaultUnset
     | TemplateDeleted
+    | CampaignCreated
+    | CampaignUpdated
+    | CampaignScheduled
+    | CampaignUnscheduled
+    | CampaignStarted
+    | CampaignResumed
+    | CampaignPaused
+    | CampaignCancelled
+    | CampaignFinished
+    | CampaignArchiveChanged
+    | CampaignDeleted
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -14,11 +14,12 @@ from services.command_api.templates.binding import (
 )
 from services.command_api.templates.seed import SEEDS, seed_events
 from services.http.errors import APIError
-from services.query_api.templates.engine import check_compiles, preview, rewrite_shorthands
+from services.query_api.templates.engine import check_compiles, preview
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 ROOT = "https://news.example.com"
 LAYOUT = '<main>{{ template "content" . }}</main>'
+ZERO = "00000000-0000-0000-0000-000000000000"
 
 
 def test_json_binds_known_fields_case_insensitively() -> None:
@@ -69,28 +70,31 @@ def test_default_campaign_template_preview_has_content_unsubscribe_and_pixel() -
     html = preview(seed.template_type, seed.body(), "", ROOT)
     assert "<title>Dummy campaign subject</title>" in html
     assert "Hello there" in html  # the sample content inside the layout
-    zero = "00000000-0000-0000-0000-000000000000"
-    assert f'href="{ROOT}/subscription/{zero}/{zero}"' in html
-    assert f'src="{ROOT}/campaign/{zero}/{zero}/px.png"' in html
+    assert f'href="{ROOT}/subscription/{ZERO}/{ZERO}"' in html
+    assert f'src="{ROOT}/campaign/{ZERO}/{ZERO}/px.png"' in html
 
 
 def test_tx_preview_renders_the_dummy_subscriber() -> None:
-    body = "<p>{{ .Subscriber.FirstName }} from {{ .Subscriber.Attribs.city }}:" \
-           " {{ .Tx.Subject }}</p>"
-    assert preview("tx", body, "Hi", ROOT) == "<p>Demo from Bengaluru: Hi</p>"
+    body = "<p>{{ .Subscriber.FirstName }} {{ .Subscriber.LastName }} from" \
+           " {{ .Subscriber.Attribs.city }}: {{ .Tx.Subject }} {{ L.T \"email.unsub\" }}</p>"
+    assert preview("tx", body, "Hi", ROOT) == (
+        "<p>Demo Subscriber from Bengaluru: Hi Unsubscribe</p>")
+
+
+def test_sprig_functions_are_available() -> None:
+    assert preview("tx", '{{ .Subscriber.Name | upper }} {{ "a,b" | splitList "," | join "-" }}',
+                   "", ROOT) == "DEMO SUBSCRIBER a-b"
 
 
 def test_preview_escapes_like_html_template() -> None:
     assert preview("tx", '{{ "<b>" }}{{ Safe "<i>" }}', "", ROOT) == "&lt;b&gt;<i>"
 
 
-def test_shorthands_become_calls_with_the_message() -> None:
-    assert rewrite_shorthands('{{ TrackLink "https://a.b/c" }} https://x.y/z?q=1@TrackLink'
-                              " {{TrackView}} {{ UnsubscribeURL }}") == (
-        '{{ TrackLink "https://a.b/c" . }} {{ TrackLink "https://x.y/z?q=1" . }}'
-        " {{ TrackView . }} {{ UnsubscribeURL . }}")
-    html = preview("campaign", LAYOUT + '<a href="{{ TrackLink "https://a.b" }}">x</a>', "", ROOT)
-    assert '<a href="https://a.b">x</a>' in html
+def test_shorthands_are_expanded_in_previews() -> None:
+    html = preview("campaign", LAYOUT + '<a href="{{ TrackLink "https://a.b" }}">x</a>'
+                   "{{ TrackView }}", "", ROOT)
+    assert f'<a href="{ROOT}/link/' in html and f'/{ZERO}/{ZERO}">x</a>' in html
+    assert f"{ROOT}/campaign/{ZERO}/{ZERO}/px.png" in html
 
 
 def test_compile_errors_name_the_line_and_problem() -> None:

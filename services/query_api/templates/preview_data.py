@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-DUMMY_UUID = "00000000-0000-0000-0000-000000000000"
+from services.sender.templating.funcs_listmonk import DUMMY_UUID, first_name, last_name
+
+__all__ = ["DUMMY_CONTENT", "DUMMY_UUID", "ENGLISH", "Campaign", "CampaignMessage", "Subscriber",
+           "TxContext", "TxMessage"]
+
 DUMMY_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 
 DUMMY_CONTENT = """
@@ -29,7 +33,7 @@ link</a> and some <strong>bold</strong> and <em>emphasised</em> words.</p>
 """
 
 # A few of listmonk's English message strings that stock templates show (``L.T "key"``).
-_MESSAGES = {
+ENGLISH = {
     "email.unsub": "Unsubscribe",
     "email.unsubHelp": "Don't want to receive these e-mails?",
     "email.viewInBrowser": "View in browser",
@@ -56,13 +60,10 @@ class Subscriber:
     UpdatedAt: datetime = DUMMY_TIME
 
     def FirstName(self) -> str:  # Go method name, as templates call it
-        """The first word of the name."""
-        return self.Name.split(" ", 1)[0] if self.Name else ""
+        return first_name(self.Name)
 
     def LastName(self) -> str:
-        """The name without its first word, or the whole name when it has one word."""
-        parts = self.Name.split(" ", 1)
-        return parts[1] if len(parts) > 1 else self.Name
+        return last_name(self.Name)
 
 
 @dataclass(frozen=True)
@@ -109,17 +110,3 @@ class TxContext:
     Subscriber: Subscriber
     Tx: TxMessage
 
-
-class I18n:
-    """What ``L`` returns: ``{{ L.T "key" }}`` gives the English text (or the key)."""
-
-    __template_fields__: ClassVar[tuple[str, ...]] = ("T", "Ts")
-
-    def T(self, key: str) -> str:
-        return _MESSAGES.get(key, key)
-
-    def Ts(self, key: str, *params: str) -> str:
-        text = _MESSAGES.get(key, key)
-        for name, value in zip(params[::2], params[1::2], strict=False):
-            text = text.replace("{" + name + "}", value)
-        return text

@@ -20,7 +20,7 @@ from services.query_api.templates.engine import MISSING_PLACEHOLDER, has_content
 from services.query_api.templates.queries import all_templates, fetch_template
 
 TEMPLATE_NOT_FOUND = "Template not found"
-HTML_MEDIA_TYPE = "text/html; charset=UTF-8"
+HTML_MEDIA_TYPE = "text/html"  # litestar adds "; charset=utf-8"
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool
 _PREVIEW_TYPES = ("campaign", "campaign_visual", "tx")
 

@@ -5,6 +5,30 @@ listmonk's and Sprig's functions) render here as they do in listmonk. See
 docs/templates.md for what is supported and the known differences from Go.
 """
 
+from .campaign import (
+    Literal,
+    compile_altbody,
+    compile_campaign_body,
+    compile_header,
+    compile_subject,
+    compile_tx_body,
+    compile_tx_text,
+)
+from .funcs_listmonk import (
+    I18n,
+    ListmonkURLs,
+    campaign_funcs,
+    first_name,
+    generic_funcs,
+    has_template_expr,
+    last_name,
+    listmonk_funcs,
+    rewrite_shorthands,
+)
+from .funcs_sprig import sprig_funcs
+from .gojson import unmarshal as go_json_loads
+from .markdown import markdown_to_html
+from .plaintext import html_to_text
 from .template import FuncMap, Mode, Template, compile_template
 from .values import (
     CSS,
@@ -23,7 +47,11 @@ from .values import (
 )
 
 __all__ = [
-    "CSS", "HTML", "JS", "MISSING", "URL", "FuncMap", "HTMLAttr", "JSStr", "LimitExceeded",
-    "Limits", "Mode", "Signature", "Srcset", "Template", "TemplateError", "compile_template",
-    "gofunc",
+    "CSS", "HTML", "JS", "MISSING", "URL", "FuncMap", "HTMLAttr", "I18n", "JSStr",
+    "LimitExceeded", "Limits", "ListmonkURLs", "Literal", "Mode", "Signature", "Srcset",
+    "Template", "TemplateError", "campaign_funcs", "compile_altbody", "compile_campaign_body",
+    "compile_header", "compile_subject", "compile_template", "compile_tx_body",
+    "compile_tx_text", "first_name", "generic_funcs", "go_json_loads", "gofunc",
+    "has_template_expr", "html_to_text", "last_name", "listmonk_funcs", "markdown_to_html",
+    "rewrite_shorthands", "sprig_funcs",
 ]

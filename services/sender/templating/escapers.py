@@ -160,6 +160,7 @@ def url_filter(*args: Any) -> str:
 
 _URL_RESERVED = set("!#$&*+,/:;=?@[]")
 _HEXDIGITS = set("0123456789abcdefABCDEF")
+_URL_UNRESERVED = set("-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 def process_url(s: str, norm: bool) -> str:
@@ -172,8 +173,9 @@ def process_url(s: str, norm: bool) -> str:
             if norm:
                 out.append(c)
                 continue
-        elif c in "-._~" or ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or (c == "%" and norm and i + 2 < len(data) and chr(data[i + 1]) in _HEXDIGITS
-              and chr(data[i + 2]) in _HEXDIGITS):
+        elif c in _URL_UNRESERVED or (
+                c == "%" and norm and i + 2 < len(data) and chr(data[i + 1]) in _HEXDIGITS
+                and chr(data[i + 2]) in _HEXDIGITS):
             out.append(c)
             continue
         out.append(f"%{b:02x}")

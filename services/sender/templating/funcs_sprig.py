@@ -19,14 +19,13 @@ import uuid
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .gofmt import fmt_value
 from .gojson import MarshalError, marshal, unmarshal
 from .lexer import go_quote
 from .sprig_core import (
-    Int64,
     check_size,
     deep_equal,
     empty,
@@ -36,16 +35,19 @@ from .sprig_core import (
     to_float64,
     to_int64,
 )
-from .values import Signature, go_type_name
+from .values import Int64, Signature, go_type_name
 
 SPRIG: dict[str, Callable[..., Any]] = {}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def reg(*names: str, params: tuple[str, ...] = (), variadic: str | None = None
-        ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        ) -> Callable[[F], F]:
     """Register fn under names with its Go signature."""
 
-    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def mark(fn: F) -> F:
         fn.__go_signature__ = Signature(params, variadic)  # type: ignore[attr-defined]
         for name in names:
             SPRIG[name] = fn
@@ -54,7 +56,7 @@ def reg(*names: str, params: tuple[str, ...] = (), variadic: str | None = None
     return mark
 
 
-S, I, A = "string", "int", "any"
+S, INT, A = "string", "int", "any"
 
 
 def _go_is_space(c: str) -> bool:
@@ -85,7 +87,7 @@ reg("contains", params=(S, S))(lambda sub, s: sub in s)
 reg("hasPrefix", params=(S, S))(lambda p, s: s.startswith(p))
 reg("hasSuffix", params=(S, S))(lambda p, s: s.endswith(p))
 reg("replace", params=(S, S, S))(lambda old, new, src: src.replace(old, new))
-reg("plural", params=(S, S, I))(lambda one, many, n: one if n == 1 else many)
+reg("plural", params=(S, S, INT))(lambda one, many, n: one if n == 1 else many)
 reg("toString", params=(A,))(strval)
 reg("toStrings", params=(A,))(strslice)
 
@@ -96,10 +98,7 @@ def title(s: str) -> str:
     out, prev_sep = [], True
     for c in s:
         out.append(c.upper() if prev_sep else c)
-        if c.isascii():
-            prev_sep = not (c.isalnum() or c == "_")
-        else:
-            prev_sep = _go_is_space(c)
+        prev_sep = not (c.isalnum() or c == "_") if c.isascii() else _go_is_space(c)
     return "".join(out)
 
 
@@ -114,7 +113,7 @@ def swapcase(s: str) -> str:
                    else c for c in s)
 
 
-@reg("repeat", params=(I, S))
+@reg("repeat", params=(INT, S))
 def repeat(count: int, s: str) -> str:
     if count < 0:
         raise ValueError("strings: negative Repeat count")
@@ -127,7 +126,7 @@ def _bytes_slice(s: str, start: int, end: int | None = None) -> str:
     return data[start:end].decode("utf-8", "replace")
 
 
-@reg("substr", params=(I, I, S))
+@reg("substr", params=(INT, INT, S))
 def substr(start: int, end: int, s: str) -> str:
     size = len(s.encode())
     if start < 0:
@@ -144,7 +143,7 @@ def substr(start: int, end: int, s: str) -> str:
     return _bytes_slice(s, start, end)
 
 
-@reg("trunc", params=(I, S))
+@reg("trunc", params=(INT, S))
 def trunc(c: int, s: str) -> str:
     size = len(s.encode())
     if c < 0 and size + c > 0:
@@ -154,14 +153,14 @@ def trunc(c: int, s: str) -> str:
     return s
 
 
-@reg("abbrev", params=(I, S))
+@reg("abbrev", params=(INT, S))
 def abbrev(width: int, s: str) -> str:
     if width < 4 or len(s.encode()) <= width:
         return s
     return _bytes_slice(s, 0, width - 3) + "..."
 
 
-@reg("abbrevboth", params=(I, I, S))
+@reg("abbrevboth", params=(INT, INT, S))
 def abbrevboth(left: int, right: int, s: str) -> str:
     if right < 4 or (left > 0 and right < 7):
         return s
@@ -202,12 +201,12 @@ def initials(s: str) -> str:
     return "".join(out)
 
 
-@reg("wrap", params=(I, S))
+@reg("wrap", params=(INT, S))
 def wrap(width: int, s: str) -> str:
     return wrap_custom(s, width, "\n", False)
 
 
-@reg("wrapWith", params=(I, S, S))
+@reg("wrapWith", params=(INT, S, S))
 def wrap_with(width: int, sep: str, s: str) -> str:
     return wrap_custom(s, width, sep, True)
 
@@ -259,14 +258,14 @@ def cat(*args: Any) -> str:
     return " ".join(fmt_value(a) for a in args if a is not None)
 
 
-@reg("indent", params=(I, S))
+@reg("indent", params=(INT, S))
 def indent(spaces: int, s: str) -> str:
     check_size(max(spaces, 0) * (s.count("\n") + 1) + len(s))
     pad = " " * spaces
     return pad + s.replace("\n", "\n" + pad)
 
 
-@reg("nindent", params=(I, S))
+@reg("nindent", params=(INT, S))
 def nindent(spaces: int, s: str) -> str:
     return "\n" + indent(spaces, s)
 
@@ -281,7 +280,7 @@ def split(sep: str, orig: str) -> dict[str, str]:
     return {f"_{i}": p for i, p in enumerate(split_list(sep, orig))}
 
 
-@reg("splitn", params=(S, I, S))
+@reg("splitn", params=(S, INT, S))
 def splitn(sep: str, n: int, orig: str) -> dict[str, str]:
     if n == 0:
         return {}
@@ -432,10 +431,10 @@ def _random(alphabet: str) -> Callable[[int], str]:
     return generate
 
 
-reg("randAlphaNum", params=(I,))(_random(string.ascii_letters + string.digits))
-reg("randAlpha", params=(I,))(_random(string.ascii_letters))
-reg("randNumeric", params=(I,))(_random(string.digits))
-reg("randAscii", params=(I,))(_random("".join(chr(c) for c in range(32, 127))))
+reg("randAlphaNum", params=(INT,))(_random(string.ascii_letters + string.digits))
+reg("randAlpha", params=(INT,))(_random(string.ascii_letters))
+reg("randNumeric", params=(INT,))(_random(string.digits))
+reg("randAscii", params=(INT,))(_random("".join(chr(c) for c in range(32, 127))))
 
 
 # -- paths and URLs (string manipulation only; no file system) ----------------------------

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .funcs_sprig import reg
 from .gotime import ZERO_TIME, format_duration, format_time, parse_duration, parse_time
 from .sprig_core import (
-    Int64,
     check_size,
     deep_equal,
     empty,
@@ -30,9 +29,9 @@ from .sprig_core import (
     to_int64,
     wrap64,
 )
-from .values import MISSING, Signature
+from .values import MISSING, Int64, Signature
 
-A, I, S = "any", "int", "string"
+A, INT, S = "any", "int", "string"
 
 
 # -- lists -------------------------------------------------------------------------------
@@ -96,7 +95,7 @@ def sprig_slice(v: Any, *indices: Any) -> Any:
     return list(v[start:end])
 
 
-@reg("chunk", "mustChunk", params=(I, A))
+@reg("chunk", "mustChunk", params=(INT, A))
 def chunk(size: int, v: Any) -> list[list[Any]]:
     items = list_kind(v, "chunk")
     if size <= 0:
@@ -104,12 +103,12 @@ def chunk(size: int, v: Any) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
 
 
-@reg("until", params=(I,))
+@reg("until", params=(INT,))
 def until(count: int) -> list[int]:
     return until_step(0, count, 1 if count >= 0 else -1)
 
 
-@reg("untilStep", params=(I, I, I))
+@reg("untilStep", params=(INT, INT, INT))
 def until_step(start: int, stop: int, step: int) -> list[int]:
     if (stop < start and step >= 0) or (stop >= start and step <= 0):
         return []
@@ -117,7 +116,7 @@ def until_step(start: int, stop: int, step: int) -> list[int]:
     return list(range(start, stop, step))
 
 
-@reg("seq", variadic=I)
+@reg("seq", variadic=INT)
 def seq(*params: int) -> str:
     if len(params) == 1:
         start, end, step = 1, params[0], 1 if params[0] >= 1 else -1
@@ -235,7 +234,7 @@ reg("minf", params=(A,), variadic=A)(
     lambda a, *v: min([to_float64(a), *(to_float64(x) for x in v)]))
 reg("floor", params=(A,))(lambda a: float(math.floor(to_float64(a))))
 reg("ceil", params=(A,))(lambda a: float(math.ceil(to_float64(a))))
-reg("randInt", params=(I, I))(lambda lo, hi: lo + secrets.randbelow(hi - lo))
+reg("randInt", params=(INT, INT))(lambda lo, hi: lo + secrets.randbelow(hi - lo))
 
 
 @reg("mul", params=(A,), variadic=A)
@@ -246,7 +245,7 @@ def mul(a: Any, *v: Any) -> Int64:
     return Int64(value)
 
 
-@reg("round", params=(A, I), variadic="float64")
+@reg("round", params=(A, INT), variadic="float64")
 def round_(a: Any, places: int, *round_on: float) -> float:
     on = round_on[0] if round_on else 0.5
     pow10 = math.pow(10, places)

@@ -234,15 +234,14 @@ def fmt_int(n: int, spec: Spec) -> str:
     if verb not in bases:
         return bad_verb(n, spec)
     base, prefix = bases[verb]
-    digits = {10: str, 16: lambda x: format(x, "x"), 8: lambda x: format(x, "o"),
-              2: lambda x: format(x, "b")}[base](abs(n))
+    digits = str(abs(n)) if base == 10 else format(abs(n), {16: "x", 8: "o", 2: "b"}[base])
     if verb == "X":
         digits = digits.upper()
     if spec.prec is not None:
         digits = "" if spec.prec == 0 and n == 0 else digits.rjust(spec.prec, "0")
-    if verb == "O" or (spec.sharp and verb in "xXob"):
-        if not (verb == "o" and digits.startswith("0")):
-            digits = prefix + digits
+    wants_prefix = verb == "O" or (spec.sharp and verb in "xXob")
+    if wants_prefix and not (verb == "o" and digits.startswith("0")):
+        digits = prefix + digits
     return pad(_sign(n < 0, spec) + digits, spec, zero_ok=spec.prec is None and not spec.minus)
 
 
@@ -345,8 +344,9 @@ def sprintf(fmt: str, *args: Any, max_width: int = 1 << 20) -> str:
             i += 1
         if i < n and fmt[i] == "*":
             i += 1
-            if argi < len(args) and isinstance(args[argi], int) and not isinstance(args[argi], bool):
-                spec.width = args[argi]
+            width_arg = args[argi] if argi < len(args) else None
+            if isinstance(width_arg, int) and not isinstance(width_arg, bool):
+                spec.width = width_arg
                 if spec.width < 0:
                     spec.minus, spec.width = True, -spec.width
             else:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
                    "v": "\v", "\\": "\\"}
 _INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)")
-_FLOAT_RE = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*([eE][+-]?\d[\d_]*)?|\.\d[\d_]*([eE][+-]?\d[\d_]*)?)")
+_EXP = r"([eE][+-]?\d[\d_]*)?"
+_FLOAT_RE = re.compile(r"[+-]?(\d[\d_]*\.?[\d_]*" + _EXP + r"|\.\d[\d_]*" + _EXP + ")")
 _HEX_FLOAT_RE = re.compile(r"[+-]?0[xX][0-9a-fA-F_]*\.?[0-9a-fA-F_]*[pP][+-]?\d+")
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 

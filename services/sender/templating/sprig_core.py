@@ -9,13 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from .gofmt import fmt_value, stringer
-from .values import MISSING, is_struct
+from .values import MISSING, Int64, is_struct
 
 MAX_RESULT = 8 * 1024 * 1024
-
-
-class Int64(int):
-    """A Go int64 (what Sprig's arithmetic returns); distinct from int for ``duration``."""
 
 
 def wrap64(n: int) -> Int64:

@@ -92,6 +92,10 @@ TYPED_STRINGS: Final = {
 }
 
 
+class Int64(int):
+    """A Go int64 (what Sprig's arithmetic returns); distinct from int for ``duration``."""
+
+
 class Month(int):
     """time.Month: an int that prints as its English name."""
 
@@ -225,6 +229,8 @@ def go_type_name(value: object) -> str:
         return "time.Month"
     if isinstance(value, Weekday):
         return "time.Weekday"
+    if isinstance(value, Int64):
+        return "int64"
     if isinstance(value, int):
         return "int"
     if isinstance(value, float):

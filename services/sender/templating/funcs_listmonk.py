@@ -1,0 +1,257 @@
+"""listmonk's own template functions and its pre-parse shorthand rewrites.
+
+listmonk rewrites raw template text before parsing (``https://x.com@TrackLink`` and
+``{{ TrackLink "url" }}`` become ``{{ TrackLink "url" . }}``; ``{{ TrackView }}`` and
+friends get the message as argument), then provides TrackLink, TrackView, UnsubscribeURL,
+ManageURL, OptinURL, MessageURL, ArchiveURL, RootURL, Date, L and Safe next to Sprig.
+The URL formats are listmonk's (``<root>/subscription/<campaign>/<subscriber>`` ...).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any, ClassVar
+
+from .funcs_sprig import sprig_funcs
+from .gotime import format_time
+from .values import HTML, MISSING, exposed_members, gofunc, is_struct
+
+DUMMY_UUID = "00000000-0000-0000-0000-000000000000"
+ANSIC = "Mon Jan _2 15:04:05 2006"
+
+_SPACE = r"[\t\n\f\r ]"
+SHORTHANDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\{\{" + _SPACE + r'*TrackLink' + _SPACE + r'+"([^"]+)"' + _SPACE + r"*\}\}"),
+     r'{{ TrackLink "\1" . }}'),
+    (re.compile(r"(https?://[\w\-.~!#$&'()*+,/:;=?@\[\]%]*)@TrackLink"),
+     r'{{ TrackLink "\1" . }}'),
+    (re.compile(r"\{\{(" + _SPACE + r"+)?(TrackView|UnsubscribeURL|ManageURL|OptinURL|"
+                r"MessageURL)(" + _SPACE + r"+)?\}\}"),
+     r"{{ \2 . }}"),
+]
+
+
+def rewrite_shorthands(source: str) -> str:
+    """Apply listmonk's regTplFuncs rewrites to raw template text, in listmonk's order."""
+    for pattern, replacement in SHORTHANDS:
+        source = pattern.sub(replacement, source)
+    return source
+
+
+def has_template_expr(s: str) -> bool:
+    """listmonk's hasTplExpr: the text has a ``{{`` followed later by ``}}``."""
+    _, sep, after = s.partition("{{")
+    return bool(sep) and "}}" in after
+
+
+def first_name(name: str) -> str:
+    """listmonk's Subscriber.FirstName: the first space-separated chunk longer than 2 bytes."""
+    for chunk in name.split(" "):
+        if len(chunk.encode()) > 2:
+            return chunk
+    return name
+
+
+def last_name(name: str) -> str:
+    """listmonk's Subscriber.LastName: the last chunk longer than 2 bytes."""
+    for chunk in reversed(name.split(" ")):
+        if len(chunk.encode()) > 2:
+            return chunk
+    return name
+
+
+class I18n:
+    """The ``L`` object: ``{{ L.T "key" }}``, ``L.Ts "key" "name" "value"``, ``L.Tc "key" n``."""
+
+    __template_fields__: ClassVar[frozenset[str]] = frozenset({"T", "Ts", "Tc"})
+    _PARAM = re.compile(r"(?i)\{([a-z0-9-.]+)\}")
+
+    def __init__(self, lang: Mapping[str, str] | None = None) -> None:
+        self._lang = dict(lang or {})
+
+    @staticmethod
+    def _singular(s: str) -> str:
+        return s.split("|")[0].strip() if "|" in s else s
+
+    @gofunc("string")
+    def T(self, key: str) -> str:
+        value = self._lang.get(key)
+        return key if value is None else self._singular(value)
+
+    @gofunc("string", variadic="string")
+    def Ts(self, key: str, *params: str) -> str:
+        if len(params) % 2:
+            return key + ": Invalid arguments"
+        value = self._lang.get(key)
+        if value is None:
+            return key
+        text = self._singular(value)
+        for name, param in zip(params[::2], params[1::2], strict=True):
+            text = text.replace("{" + name + "}", self._sub_params(param))
+        return text
+
+    @gofunc("string", "int")
+    def Tc(self, key: str, n: int) -> str:
+        value = self._lang.get(key)
+        if value is None:
+            return key
+        if n > 1 and "|" in value:
+            return value.split("|")[1].strip()
+        return self._singular(value)
+
+    def _sub_params(self, s: str) -> str:
+        for _ in range(8):
+            if "{" not in s:
+                break
+            replaced = self._PARAM.sub(lambda m: self.T(m.group(1)), s)
+            if replaced == s:
+                break
+            s = replaced
+        return s
+
+
+@dataclass(frozen=True, slots=True)
+class ListmonkURLs:
+    """listmonk's public URLs, built from the root URL like listmonk's initUrls."""
+
+    root_url: str
+
+    @property
+    def root(self) -> str:
+        return self.root_url.rstrip("/")
+
+    def unsubscribe(self, campaign_uuid: str, subscriber_uuid: str) -> str:
+        return f"{self.root}/subscription/{campaign_uuid}/{subscriber_uuid}"
+
+    def optin(self, subscriber_uuid: str, list_query: str = "") -> str:
+        return f"{self.root}/subscription/optin/{subscriber_uuid}?{list_query}"
+
+    def link(self, link_uuid: str, campaign_uuid: str, subscriber_uuid: str) -> str:
+        return f"{self.root}/link/{link_uuid}/{campaign_uuid}/{subscriber_uuid}"
+
+    def message(self, campaign_uuid: str, subscriber_uuid: str) -> str:
+        return f"{self.root}/campaign/{campaign_uuid}/{subscriber_uuid}"
+
+    def view_pixel(self, campaign_uuid: str, subscriber_uuid: str) -> str:
+        return f"{self.root}/campaign/{campaign_uuid}/{subscriber_uuid}/px.png"
+
+    @property
+    def archive(self) -> str:
+        return self.root + "/archive"
+
+
+def member(obj: Any, name: str) -> Any:
+    """Read a field of template data the way a template would (dict key or exposed field)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, MISSING)
+    if is_struct(obj) and name in exposed_members(type(obj)):
+        value = getattr(obj, name)
+        return value() if callable(value) else value
+    return MISSING
+
+
+def _uuids(msg: Any) -> tuple[str, str]:
+    campaign, subscriber = member(msg, "Campaign"), member(msg, "Subscriber")
+    c_uuid, s_uuid = member(campaign, "UUID"), member(subscriber, "UUID")
+    if not isinstance(c_uuid, str) or not isinstance(s_uuid, str):
+        raise ValueError("wrong type for value; expected *manager.CampaignMessage")
+    return c_uuid, s_uuid
+
+
+def default_link_uuid(url: str) -> str:
+    """A stable link id per URL when the caller has no link registry."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, url))
+
+
+def generic_funcs(*, i18n: I18n | Mapping[str, str] | None = None,
+                  clock: Callable[[], datetime] | None = None,
+                  local_tz: tzinfo = UTC) -> dict[str, Callable[..., Any]]:
+    """Date, L, Safe and Sprig (without env/expandenv/getHostByName): tx templates' set."""
+    now = clock or (lambda: datetime.now(local_tz))
+    lang = i18n if isinstance(i18n, I18n) else I18n(i18n)
+
+    @gofunc("string")
+    def date(layout: str) -> str:
+        t = now()
+        t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+        return format_time(t.astimezone(local_tz), layout or ANSIC)
+
+    @gofunc()
+    def lang_fn() -> I18n:
+        return lang
+
+    @gofunc("string")
+    def safe(s: str) -> HTML:
+        return HTML(s)
+
+    funcs = sprig_funcs(clock=now, local_tz=local_tz)
+    funcs.update({"Date": date, "L": lang_fn, "Safe": safe})
+    return funcs
+
+
+def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
+                   link_uuid: Callable[[str], str] = default_link_uuid,
+                   disable_tracking: bool = False, individual_tracking: bool = False,
+                   i18n: I18n | Mapping[str, str] | None = None,
+                   clock: Callable[[], datetime] | None = None,
+                   local_tz: tzinfo = UTC) -> dict[str, Callable[..., Any]]:
+    """listmonk's campaign function map (manager.TemplateFuncs) over generic_funcs.
+
+    link_uuid registers a tracked URL and returns its link UUID (listmonk's CreateLink);
+    campaign_uuid is the compiled campaign's UUID, used by MessageURL as listmonk does.
+    """
+    urls = ListmonkURLs(root_url)
+
+    def tracked_subscriber(s_uuid: str) -> str:
+        return s_uuid if individual_tracking else DUMMY_UUID
+
+    @gofunc("string", "any")
+    def track_link(url: str, msg: Any) -> str:
+        c_uuid, s_uuid = _uuids(msg)
+        if disable_tracking:
+            return url
+        url = url.replace("&amp;", "&")
+        return urls.link(link_uuid(url), c_uuid, tracked_subscriber(s_uuid))
+
+    @gofunc("any")
+    def track_view(msg: Any) -> HTML:
+        c_uuid, s_uuid = _uuids(msg)
+        if disable_tracking:
+            return HTML("")
+        pixel = urls.view_pixel(c_uuid, tracked_subscriber(s_uuid))
+        return HTML(f'<img src="{pixel}" width="1" height="1" '
+                    'style="display:none;max-height:0;max-width:0;opacity:0" alt="">')
+
+    @gofunc("any")
+    def unsubscribe_url(msg: Any) -> str:
+        return urls.unsubscribe(*_uuids(msg))
+
+    @gofunc("any")
+    def manage_url(msg: Any) -> str:
+        return urls.unsubscribe(*_uuids(msg)) + "?manage=true"
+
+    @gofunc("any")
+    def optin_url(msg: Any) -> str:
+        return urls.optin(_uuids(msg)[1], "")
+
+    @gofunc("any")
+    def message_url(msg: Any) -> str:
+        c_uuid, s_uuid = _uuids(msg)
+        return urls.message(campaign_uuid or c_uuid, s_uuid)
+
+    funcs = generic_funcs(i18n=i18n, clock=clock, local_tz=local_tz)
+    funcs.update({
+        "TrackLink": track_link, "TrackView": track_view, "UnsubscribeURL": unsubscribe_url,
+        "ManageURL": manage_url, "OptinURL": optin_url, "MessageURL": message_url,
+        "ArchiveURL": gofunc()(lambda: urls.archive), "RootURL": gofunc()(lambda: urls.root),
+    })
+    return funcs
+
+
+def listmonk_funcs(**kwargs: Any) -> dict[str, Callable[..., Any]]:
+    """Alias of campaign_funcs: the full function map a campaign template sees."""
+    return campaign_funcs(**kwargs)
