@@ -173,6 +173,35 @@ async def ensure_key(
     return keys[subscriber_id]
 
 
+async def create_keys(
+    conn: psycopg.AsyncConnection[Any],
+    subscriber_ids: Iterable[int],
+    *,
+    master_key: bytes | None = None,
+) -> dict[int, bytes]:
+    """Fresh data keys for new subscribers (ids just taken from their sequence), stored with
+    one statement: the bulk form of ``ensure_key`` for imports. Raises ``SubscriberErased``
+    if one of the ids already had a key or was erased (never the case for a fresh id)."""
+    keys = {sid: new_data_key() for sid in dict.fromkeys(subscriber_ids)}
+    if not keys:
+        return {}
+    ids = list(keys)
+    stored = [_wrap(master_key, sid, keys[sid]) if master_key else keys[sid] for sid in ids]
+    cur = await conn.execute(
+        "INSERT INTO eventlog.subscriber_keys (subscriber_id, data_key)"
+        " SELECT k.id, k.key FROM unnest(%b::bigint[], %b::bytea[]) AS k(id, key)"
+        " WHERE NOT EXISTS (SELECT 1 FROM eventlog.shredded_subscribers s"
+        " WHERE s.subscriber_id = k.id)"
+        " ON CONFLICT (subscriber_id) DO NOTHING",
+        (ids, stored),
+    )
+    if cur.rowcount != len(ids):
+        existing = await load_keys(conn, ids, master_key=master_key)
+        clash = next(sid for sid in ids if existing.get(sid) != keys[sid])
+        raise SubscriberErased(clash)
+    return keys
+
+
 async def load_keys(
     conn: psycopg.AsyncConnection[Any],
     subscriber_ids: Iterable[int],

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from events.base import Event
+from events.bounces import BounceRecorded, BouncesDeleted
 from events.campaigns import (
     CampaignArchiveChanged,
     CampaignCancelled,
@@ -26,6 +27,7 @@ from events.campaigns import (
     CampaignUnscheduled,
     CampaignUpdated,
 )
+from events.imports import ImportFailed, ImportFinished, ImportStarted, ImportStopped
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.subscribers import (
     OptinRequested,
@@ -61,6 +63,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RemovedFromLists,
     OptinRequested,
     SubscriberDeleted,
+    BounceRecorded,
+    BouncesDeleted,
     TemplateCreated,
     TemplateUpdated,
     TemplateDefaultSet,
@@ -77,6 +81,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CampaignFinished,
     CampaignArchiveChanged,
     CampaignDeleted,
+    ImportStarted,
+    ImportFinished,
+    ImportStopped,
+    ImportFailed,
 )
 
 AnyEvent = (
@@ -94,6 +102,8 @@ AnyEvent = (
     | RemovedFromLists
     | OptinRequested
     | SubscriberDeleted
+    | BounceRecorded
+    | BouncesDeleted
     | TemplateCreated
     | TemplateUpdated
     | TemplateDefaultSet
@@ -110,6 +120,10 @@ AnyEvent = (
     | CampaignFinished
     | CampaignArchiveChanged
     | CampaignDeleted
+    | ImportStarted
+    | ImportFinished
+    | ImportStopped
+    | ImportFailed
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -162,13 +162,14 @@ async def append(
             contextlib.nullcontext() if in_transaction else conn.transaction(),
             conn.cursor(row_factory=tuple_row) as cur,
         ):
-            # One statement for the whole append; rows get positions in array order.
+            # One statement for the whole append; rows get positions in array order. The
+            # arrays go in binary (%b): text arrays would escape every quote of the JSON.
             await cur.execute(
                 "WITH appended AS ("
                 " INSERT INTO eventlog.events"
                 " (event_id, stream_id, category, version, type, schema_version, data, metadata)"
-                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[],"
-                " %s::text[], %s::smallint[], %s::jsonb[], %s::jsonb[])"
+                " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::int[],"
+                " %b::text[], %b::smallint[], %b::jsonb[], %b::jsonb[])"
                 " RETURNING tx_id, global_position)"
                 " SELECT max(tx_id::text::bigint), max(global_position) FROM appended",
                 [list(column) for column in columns],

@@ -37,8 +37,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "events":
             if args.action == "export":
-                return await _export(args, settings.database_url)
-            return await _tail(args, settings.database_url)
+                return await _export(args, settings.database_url, _master_key(settings))
+            return await _tail(args, settings.database_url, _master_key(settings))
         if args.command == "users":
             return await _create_api_user(args, settings)
         return await _projections(args, settings)
@@ -71,7 +71,14 @@ class _ProgressReport:
                   flush=True)
 
 
-async def _export(args: argparse.Namespace, database_url: str) -> int:
+def _master_key(settings: Settings) -> bytes | None:
+    """The key unwrapping subscribers' data keys, so exports can open personal data."""
+    from events.crypto import master_key_from
+
+    return master_key_from(settings.master_key)
+
+
+async def _export(args: argparse.Namespace, database_url: str, master_key: bytes | None) -> int:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         selection = ExportFilter(
             stream=args.stream,
@@ -80,14 +87,15 @@ async def _export(args: argparse.Namespace, database_url: str) -> int:
         )
         progress = _ProgressReport()
         with _output(args.output) as out:
-            written = await export_events(conn, out, selection, progress=progress)
+            written = await export_events(conn, out, selection, progress=progress,
+                                          master_key=master_key)
     if args.output or time.monotonic() - progress.started >= PROGRESS_EVERY_SECONDS:
         target = f" to {args.output}" if args.output else ""
         print(f"exported {written} events{target}", file=sys.stderr)
     return 0
 
 
-async def _tail(args: argparse.Namespace, database_url: str) -> int:
+async def _tail(args: argparse.Namespace, database_url: str, master_key: bytes | None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +104,7 @@ async def _tail(args: argparse.Namespace, database_url: str) -> int:
         # BrokenPipeError: the reader went away (``| head``), a normal end.
         with contextlib.suppress(BrokenPipeError):
             await tail_events(conn, sys.stdout.buffer, stream=args.stream, last=args.last,
-                              stop=stop)
+                              stop=stop, master_key=master_key)
     return 0
 
 

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from postlog.runtime import Runtime
+from services.command_api.imports.job import stop_all as stop_imports
 from services.command_api.routes import command_routes
 from services.http.deps import provide_runtime
 from services.http.errors import EXCEPTION_HANDLERS
@@ -35,7 +36,11 @@ def create_app(
     @asynccontextmanager
     async def attach_runtime(app: Litestar) -> AsyncIterator[None]:
         app.state.runtime = runtime
-        yield
+        try:
+            yield
+        finally:
+            if "command" in parts:
+                await stop_imports()  # imports running in this process end "failed"
 
     app = Litestar(
         route_handlers=handlers,

@@ -1,9 +1,13 @@
 """Reading the event log out of PostgreSQL: ``postlog events export`` and ``postlog events tail``.
 
 An export is NDJSON, one object per event in log order (``(tx_id, global_position)``), with the
-stored ``data`` and ``metadata`` as they are in the log. Every record passes through a
-``transform(record) -> record`` hook before it is written: the personal-data issue plugs in
-decryption or redaction there (crypto-shredded subscribers then export without readable data).
+stored ``data`` and ``metadata`` as they are in the log, except personal data: the fields sealed
+with a subscriber's data key (``events.crypto`` tokens: e-mail, name, attribs, bounce meta) are
+opened for subscribers whose key still exists, so an audit of live data is readable, and read
+``"[erased]"`` for erased subscribers, whose data is gone for good. The export never fails on
+personal data: a token that does not open is written as ``"[undecryptable]"`` (and logged), and
+when wrapped keys cannot be unwrapped (no ``POSTLOG_MASTER_KEY``) the tokens stay as stored.
+Every record then passes through a ``transform(record) -> record`` hook before it is written.
 """
 
 from __future__ import annotations
@@ -16,9 +20,21 @@ from typing import Any, BinaryIO
 
 import msgspec
 import psycopg
+import structlog
 from psycopg.rows import tuple_row
 
+from events.crypto import (
+    REDACTED_TEXT,
+    DecryptionError,
+    KeyUnavailable,
+    decrypt_value,
+    field_aad,
+    is_encrypted,
+    load_keys,
+)
 from events.store import START, Position, RecordedEvent, head_position, read_all
+
+log = structlog.get_logger(__name__)
 
 Record = dict[str, Any]
 Transform = Callable[[Record], Record]
@@ -26,6 +42,7 @@ Progress = Callable[[int, Position], None]
 
 BATCH_SIZE = 1000
 NOTIFY_CHANNEL = "postlog_events"
+UNDECRYPTABLE = "[undecryptable]"
 
 _encoder = msgspec.json.Encoder()
 
@@ -33,6 +50,58 @@ _encoder = msgspec.json.Encoder()
 def keep(record: Record) -> Record:
     """The default transform: records are exported exactly as stored."""
     return record
+
+
+def _sealed_owner(data: Any) -> int | None:
+    """The subscriber whose key seals some of ``data``'s fields, or None when nothing is
+    sealed."""
+    if not isinstance(data, dict) or not any(is_encrypted(v) for v in data.values()):
+        return None
+    owner = data.get("subscriber_id")
+    return owner if isinstance(owner, int) and not isinstance(owner, bool) else None
+
+
+def personal_data_opener(keys: dict[int, bytes] | None) -> Transform:
+    """A transform opening the sealed fields of records with ``keys`` (subscriber id -> data
+    key, erased subscribers absent): clear values, ``"[erased]"`` for erased subscribers.
+    ``keys=None`` (keys could not be unwrapped) leaves the tokens as stored."""
+
+    def open_record(record: Record) -> Record:
+        owner = _sealed_owner(record.get("data"))
+        if owner is None or keys is None:
+            return record
+        key = keys.get(owner)
+        data = dict(record["data"])
+        for field, value in data.items():
+            if not is_encrypted(value):
+                continue
+            if key is None:
+                data[field] = REDACTED_TEXT
+                continue
+            try:
+                data[field] = decrypt_value(key, value, field_aad(owner, field))
+            except DecryptionError:
+                log.warning("export_undecryptable_field", event_id=record.get("event_id"),
+                            field=field)
+                data[field] = UNDECRYPTABLE
+        return {**record, "data": data}
+
+    return open_record
+
+
+async def _opener(
+    conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent], master_key: bytes | None
+) -> Transform:
+    """The personal-data transform of one batch (its subscribers' keys loaded once)."""
+    owners = {o for o in (_sealed_owner(e.data) for e in batch) if o is not None}
+    if not owners:
+        return keep
+    try:
+        keys: dict[int, bytes] | None = await load_keys(conn, owners, master_key=master_key)
+    except KeyUnavailable as error:
+        log.warning("export_keys_unavailable", reason=str(error))
+        keys = None
+    return personal_data_opener(keys)
 
 
 def event_record(event: RecordedEvent) -> Record:
@@ -120,11 +189,13 @@ async def export_events(
     transform: Transform = keep,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    master_key: bytes | None = None,
 ) -> int:
     """Write the selected events as NDJSON in log order; returns how many were written.
 
     The export ends at the log's head as it was when the export started, so a busy log still
-    gives a finite, consistent file.
+    gives a finite, consistent file. ``master_key`` unwraps the data keys that open personal
+    data (``POSTLOG_MASTER_KEY``).
     """
     categories = await _categories(conn, selection.stream)
     if categories == []:
@@ -135,11 +206,13 @@ async def export_events(
         batch = await read_all(conn, after, batch_size, categories)
         if not batch:
             break
+        chosen = [e for e in batch if e.position <= head and selection.matches(e)]
+        reveal = await _opener(conn, chosen, master_key)
         for event in batch:
             if event.position > head:
                 return written
             if selection.matches(event):
-                out.write(encode_record(transform(event_record(event))))
+                out.write(encode_record(transform(reveal(event_record(event)))))
                 written += 1
         after = batch[-1].position
         if progress is not None:
@@ -174,6 +247,7 @@ async def tail_events(
     transform: Transform = keep,
     stop: asyncio.Event | None = None,
     poll_seconds: float = 1.0,
+    master_key: bytes | None = None,
 ) -> None:
     """Print the ``last`` most recent events, then every new one as it commits, until ``stop``.
 
@@ -187,9 +261,10 @@ async def tail_events(
     selection = ExportFilter(stream=stream)
     while not stop.is_set():
         while batch := await read_all(conn, after, BATCH_SIZE):
+            reveal = await _opener(conn, [e for e in batch if selection.matches(e)], master_key)
             for event in batch:
                 if selection.matches(event):
-                    out.write(encode_record(transform(event_record(event))))
+                    out.write(encode_record(transform(reveal(event_record(event)))))
             out.flush()
             after = batch[-1].position
         async for _ in conn.notifies(timeout=poll_seconds, stop_after=1):

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     # base64 of 32 bytes; when set, subscribers' data keys are stored wrapped (events/crypto.py).
     master_key: SecretStr | None = None
+    # The From address of campaigns created without one (listmonk's settings "from_email").
+    from_email: str = "postlog <noreply@localhost>"
+    # How often the scheduler looks for scheduled campaigns whose send_at has passed.
+    scheduler_interval: float = 1.0
 
     @property
     def stream_name(self) -> str:

@@ -1,4 +1,4 @@
-"""Runs the background services of a process (relay, projector) as supervised tasks."""
+"""Runs the background services of a process (relay, projector, scheduler) as supervised tasks."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from projections.runner import ProjectionRunner
 
 log = structlog.get_logger(__name__)
 
-Component = Literal["relay", "projector"]
+Component = Literal["relay", "projector", "scheduler"]
 
 
 @asynccontextmanager
 async def background_services(
-    runtime: Runtime, components: Sequence[Component] = ("relay", "projector")
+    runtime: Runtime, components: Sequence[Component] = ("relay", "projector", "scheduler")
 ) -> AsyncIterator[list[asyncio.Task[None]]]:
     """Start the components; on exit, ask them to stop and wait for them."""
     stop = asyncio.Event()
@@ -34,6 +34,12 @@ async def background_services(
             runtime.settings, runtime.pool, all_projections(runtime.settings), runtime.metrics
         )
         tasks.append(asyncio.create_task(runner.run(stop), name="projector"))
+    if "scheduler" in components:
+        from services.command_api.scheduler import CampaignScheduler
+
+        scheduler = CampaignScheduler(runtime.pool, runtime.settings.scheduler_interval,
+                                      runtime.metrics)
+        tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
     try:
         yield tasks
     finally:

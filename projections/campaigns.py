@@ -41,7 +41,7 @@ _CONTENT_COLUMNS = (
     "send_at", "headers", "attribs", "tags", "messenger", "template_id", "archive",
     "archive_slug", "archive_template_id", "archive_meta",
 )
-_STATUS = {CampaignPaused: "paused", CampaignCancelled: "cancelled",
+_STATUS: dict[type, str] = {CampaignPaused: "paused", CampaignCancelled: "cancelled",
            CampaignFinished: "finished", CampaignUnscheduled: "draft"}
 
 
@@ -132,10 +132,10 @@ class CampaignsProjection:
                 " started_at = COALESCE(started_at, %s), updated_at = %s WHERE id = %s"
             ).format(camps), (e.to_send, e.max_subscriber_id, e.started_at, e.at,
                               e.campaign_id))]
-        status = _STATUS.get(type(e))
-        if status is not None:
+        if isinstance(e, CampaignPaused | CampaignCancelled | CampaignFinished
+                      | CampaignUnscheduled):
             return [(sql.SQL("UPDATE {} SET status = %s, updated_at = %s WHERE id = %s").format(
-                camps), (status, getattr(e, "at"), getattr(e, "campaign_id")))]  # noqa: B009
+                camps), (_STATUS[type(e)], e.at, e.campaign_id))]
         if isinstance(e, CampaignArchiveChanged):
             return [(sql.SQL(
                 "UPDATE {} SET archive = %s, archive_slug = %s, archive_template_id = %s,"

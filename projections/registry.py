@@ -21,12 +21,16 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
     projections that decrypt personal data: pass it wherever events are applied).
     """
     from events.crypto import master_key_from
+    from projections.bounces import BouncesProjection
+    from projections.campaigns import CampaignsProjection
     from projections.lists import ListsProjection
+    from projections.subscriber_counts import SubscriberCountsProjection
     from projections.subscribers import SubscribersProjection
     from projections.templates import TemplatesProjection
 
     master_key = master_key_from(settings.master_key) if settings is not None else None
-    return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection()]
+    return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection(),
+            CampaignsProjection(), SubscriberCountsProjection(), BouncesProjection(master_key)]
 
 
 def projection_by_name(name: str, settings: Settings | None = None) -> Projection:

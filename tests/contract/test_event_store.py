@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from events.store import (
     START,
     ConcurrencyError,
     DuplicateEventId,
+    RecordedEvent,
     StreamAppend,
     append,
     read_all,
@@ -34,6 +36,22 @@ def created(list_id: int) -> ListCreated:
 def updated(list_id: int, name: str) -> ListUpdated:
     return ListUpdated(list_id=list_id, name=name, list_type="public", optin="single",
                        status="active", at=NOW)
+
+
+async def read_all_once_visible(
+    conn: psycopg.AsyncConnection[object], expected: int, within: float = 30.0
+) -> list[RecordedEvent]:
+    """``read_all`` once ``expected`` events are visible.
+
+    Visibility is bounded by the oldest transaction running anywhere on the server (other
+    databases included), so a busy shared server may hide committed events for a moment.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        events = await read_all(conn, START, limit=10_000)
+        if len(events) >= expected or time.monotonic() > deadline:
+            return events
+        await asyncio.sleep(0.02)
 
 
 async def connect(url: str) -> psycopg.AsyncConnection[object]:
@@ -69,7 +87,7 @@ async def test_multi_event_multi_stream_append_is_atomic(fresh_database_url: str
         async with conn.transaction():
             three = [created(3), updated(3, "b"), ListDeleted(list_id=3, at=NOW)]
             position = await append(conn, [StreamAppend("list-3", 0, three)], META)
-        events = await read_all(conn, START)
+        events = await read_all_once_visible(conn, 4)
         assert [e.stream_id for e in events] == ["list-2", "list-3", "list-3", "list-3"]
         assert events[-1].position == position
 
@@ -111,7 +129,7 @@ async def test_reader_never_skips_a_slow_transaction_that_commits_late(
         seen = await read_all(reader, START)
         assert seen == []
         await slow.execute("COMMIT")
-        seen = await read_all(reader, START)
+        seen = await read_all_once_visible(reader, 2)
         assert [e.stream_id for e in seen] == ["list-100", "list-101"]
     finally:
         for c in (slow, fast, reader):
@@ -128,7 +146,7 @@ async def test_concurrent_appends_to_distinct_streams_all_land(fresh_database_ur
 
     await asyncio.gather(*(writer(n) for n in range(8)))
     async with await connect(fresh_database_url) as conn:
-        events = await read_all(conn, START, limit=1000)
+        events = await read_all_once_visible(conn, 80)
         assert len(events) == 80
         positions = [e.position for e in events]
         assert positions == sorted(positions)

@@ -113,6 +113,8 @@ def test_an_optin_campaign_needs_a_double_optin_list() -> None:
     ({"lists": [1, 99]}, msg.INVALID_LIST_IDS),
     ({"messenger": "pigeon"}, "Unknown messenger pigeon."),
     ({"tags": ["x" * 101]}, "Invalid tags"),
+    ({"body": "{{ if }}"}, "Error compiling campaign body: "),
+    ({"body": "{{ NoSuchFunction }}"}, "Error compiling campaign body: "),
     # the first problem in listmonk's order wins
     ({"from_email": "bad", "name": ""}, msg.INVALID_FROM_EMAIL),
     ({"name": "", "lists": []}, msg.INVALID_NAME),

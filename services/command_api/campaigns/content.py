@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from html import escape
+from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
@@ -27,7 +30,10 @@ from services.command_api.campaigns.commands import (
 )
 from services.command_api.domain import InvalidInput
 from services.command_api.subscribers.fields import sanitize_email
+from services.sender.templating import TemplateError, compile_campaign_body
+from services.sender.templating.funcs_listmonk import campaign_funcs
 
+INVALID_BODY = "Error compiling campaign body: {}"
 NAME_MAX_BYTES = 2000  # listmonk's stdInputMaxLen
 SUBJECT_MAX_BYTES = 5000  # larger: a subject may hold template logic
 TAG_MAX_CHARS = 100  # listmonk stores tags as VARCHAR(100)[]
@@ -74,6 +80,10 @@ def validate(content: CampaignContent, *, lists: tuple[ListRef, ...], list_ids: 
         if not messenger.startswith("email-"):
             raise InvalidInput(UNKNOWN_MESSENGER.format(messenger))
         messenger = "email"
+    try:
+        compile_campaign_body(content.body, funcs=_funcs(), content_type=content_type)
+    except TemplateError as exc:
+        raise InvalidInput(INVALID_BODY.format(exc)) from None
     if any(len(tag) > TAG_MAX_CHARS for tag in content.tags):
         raise InvalidInput(f"Invalid tags: a tag can have at most {TAG_MAX_CHARS} characters")
     by_id = {ref.id: ref for ref in lists}
@@ -87,6 +97,12 @@ def validate(content: CampaignContent, *, lists: tuple[ListRef, ...], list_ids: 
         lists=[by_id[i].entry() for i in dict.fromkeys(list_ids)],
         archive_slug=normalize_slug(content.archive_slug or ""),
     )
+
+
+@cache
+def _funcs() -> dict[str, Callable[..., Any]]:
+    """The functions a campaign body may call (only their names matter to compile it)."""
+    return campaign_funcs(root_url="")
 
 
 def coerce_content_type(value: str) -> ContentType:

@@ -17,7 +17,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
-from events.crypto import shred
 from postlog.runtime import Runtime
 from services.command_api.domain import InvalidInput
 from services.command_api.executor import Decision, execute
@@ -35,10 +34,14 @@ from services.command_api.subscribers.commands import (
     SubscriberCommand,
     UnsubscribeLists,
 )
-from services.command_api.subscribers.decider import Active
 from services.command_api.subscribers.fields import subscription_status
-from services.command_api.subscribers.handling import PROJECTIONS, for_each_subscriber, now
-from services.command_api.subscribers.index import forget_subscriber, live_lists
+from services.command_api.subscribers.handling import (
+    PROJECTIONS,
+    erase_subscriber,
+    for_each_subscriber,
+    now,
+)
+from services.command_api.subscribers.index import live_lists
 from services.http.auth import require_auth
 from services.http.context import command_context
 from services.http.errors import APIError
@@ -76,15 +79,11 @@ async def _run(
     """Apply ``make(subscriber_id, live_list_ids)`` to every live subscriber of ``ids``."""
     ctx = await command_context(request)
 
-    async def shred_it(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
-        await shred(conn, state.subscriber_id)
-        await forget_subscriber(conn, state.subscriber_id)
-
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
         live = await live_lists(conn, list_ids) if list_ids else {}
         lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
         appends = await for_each_subscriber(conn, ids, lambda sid: make(sid, lists),
-                                            shred_it if erase else None)
+                                            erase_subscriber if erase else None)
         return Decision(appends, {"subscriber_ids": [int(a.stream_id.split("-")[1])
                                                      for a in appends if a.events]})
 

@@ -72,6 +72,18 @@ class AddSubscriptions(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+class ResubscribeLists(msgspec.Struct, frozen=True, kw_only=True):
+    """Subscribe to ``list_ids`` again, as a public sign-up of a known e-mail does: new and
+    ``unconfirmed``/``unsubscribed`` subscriptions become ``unconfirmed``, ``confirmed`` ones
+    stay (a blocklisted subscriber gets ``unsubscribed`` ones). Then an opt-in e-mail is asked
+    for every unconfirmed subscription to the ``double_optin`` lists, old ones included."""
+
+    subscriber_id: int
+    list_ids: tuple[int, ...]
+    double_optin: frozenset[int] = frozenset()
+    at: datetime
+
+
 class RemoveSubscriptions(msgspec.Struct, frozen=True, kw_only=True):
     """Delete the subscriptions to ``list_ids``."""
 
@@ -108,6 +120,7 @@ SubscriberCommand = (
     | UpdateSubscriber
     | BlocklistSubscriber
     | AddSubscriptions
+    | ResubscribeLists
     | RemoveSubscriptions
     | UnsubscribeLists
     | RequestOptin

@@ -35,6 +35,7 @@ from services.command_api.subscribers.commands import (
     DeleteSubscriber,
     RemoveSubscriptions,
     RequestOptin,
+    ResubscribeLists,
     SubscriberCommand,
     UnsubscribeLists,
     UpdateSubscriber,
@@ -87,6 +88,8 @@ def decide(state: SubscriberState, command: SubscriberCommand) -> list[Event]:
         return _blocklist(state, command)
     if isinstance(command, AddSubscriptions):
         return _add(state, command)
+    if isinstance(command, ResubscribeLists):
+        return _resubscribe(state, command)
     if isinstance(command, RemoveSubscriptions):
         target = {k: v for k, v in state.subscriptions.items() if k not in command.list_ids}
         return subscription_changes(state.subscriber_id, state.subscriptions, target, command.at)
@@ -158,6 +161,17 @@ def _add(state: Active, c: AddSubscriptions) -> list[Event]:
         elif c.status:
             target[list_id] = c.status
     return subscription_changes(state.subscriber_id, state.subscriptions, target, c.at)
+
+
+def _resubscribe(state: Active, c: ResubscribeLists) -> list[Event]:
+    target = dict(state.subscriptions)
+    for list_id in c.list_ids:
+        if state.status == "blocklisted":
+            target[list_id] = "unsubscribed"
+        elif target.get(list_id) != "confirmed":
+            target[list_id] = "unconfirmed"
+    events = subscription_changes(state.subscriber_id, state.subscriptions, target, c.at)
+    return events + _optin(state.subscriber_id, target, c.double_optin, c.at)
 
 
 def _optin(subscriber_id: int, subscriptions: Subscriptions, double_optin: Iterable[int],

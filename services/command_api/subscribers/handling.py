@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from litestar import Request
 
-from events.crypto import master_key_from
+from events.crypto import master_key_from, shred
 from events.store import StreamAppend
 from postlog.runtime import Runtime
 from services.command_api.decider import load
@@ -27,10 +27,11 @@ from services.command_api.subscribers.fields import (
     fields_from_form,
     fields_from_json,
 )
+from services.command_api.subscribers.index import forget_subscriber
 from services.http.errors import APIError
 
-# The read models a subscriber command changes (read-your-writes waits for both).
-PROJECTIONS = ("subscribers", "lists")
+# The read models a subscriber command changes (read-your-writes waits for all of them).
+PROJECTIONS = ("subscribers", "lists", "subscriber_counts", "bounces")
 
 
 def now() -> datetime:
@@ -93,3 +94,11 @@ async def for_each_subscriber(
             await before(conn, state)
         appends.append(decided(state, version, command(subscriber_id)))
     return appends
+
+
+async def erase_subscriber(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
+    """Crypto-shred a subscriber that is being deleted (same transaction as its
+    ``subscriber.deleted``): destroy its data key, drop its e-mail index row and the stored
+    answers of its idempotent commands."""
+    await shred(conn, state.subscriber_id)
+    await forget_subscriber(conn, state.subscriber_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
@@ -19,7 +20,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from events.crypto import ensure_key, load_keys
-from events.lists import ListOptin
+from events.lists import ListCreated, ListOptin, ListType
 from events.registry import decode_event
 from services.command_api.domain import Conflict
 from services.command_api.lists.decider import Active as ActiveList
@@ -54,6 +55,15 @@ async def claim_email(conn: psycopg.AsyncConnection[Any], subscriber_id: int, em
         raise Conflict(EMAIL_EXISTS) from None
 
 
+async def subscriber_with_email(conn: psycopg.AsyncConnection[Any], email: str) -> int | None:
+    """The id of the live subscriber indexed with ``email`` (case-insensitively), if any."""
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT subscriber_id FROM eventlog.subscriber_emails WHERE email_hash = %s",
+        (email_hash(email),))
+    row = await cur.fetchone()
+    return int(row[0]) if row is not None else None
+
+
 async def forget_subscriber(conn: psycopg.AsyncConnection[Any], subscriber_id: int) -> None:
     """Remove what the command side keeps of an erased subscriber besides its (shredded) key:
     its e-mail index row, and the answers stored for its idempotent commands."""
@@ -66,11 +76,21 @@ async def forget_subscriber(conn: psycopg.AsyncConnection[Any], subscriber_id: i
         (str(subscriber_id),))
 
 
-async def live_lists(
+@dataclass(frozen=True)
+class LiveList:
+    """A list that exists now, as subscriptions need it."""
+
+    list_id: int
+    uuid: str
+    list_type: ListType
+    optin: ListOptin
+
+
+async def lists_by_id(
     conn: psycopg.AsyncConnection[Any], list_ids: Iterable[int]
-) -> dict[int, ListOptin]:
-    """The opt-in type of each of ``list_ids`` that exists now (deleted or unknown ones are
-    left out), read from the lists' streams."""
+) -> dict[int, LiveList]:
+    """The lists of ``list_ids`` that exist now (deleted or unknown ones are left out), read
+    from the lists' streams."""
     wanted = sorted({i for i in list_ids if i > 0})
     if not wanted:
         return {}
@@ -78,12 +98,37 @@ async def live_lists(
         "SELECT stream_id, type, schema_version, data FROM eventlog.events"
         " WHERE stream_id = ANY(%s) ORDER BY stream_id, version",
         ([f"list-{i}" for i in wanted],))
-    found: dict[int, ListOptin] = {}
+    found: dict[int, LiveList] = {}
     for _, rows in groupby(await cur.fetchall(), key=lambda r: r[0]):
-        state = list_decider.fold([decode_event(r[1], r[2], r[3]) for r in rows])
-        if isinstance(state, ActiveList):
-            found[state.list_id] = state.optin
+        events = [decode_event(r[1], r[2], r[3]) for r in rows]
+        state = list_decider.fold(events)
+        if isinstance(state, ActiveList) and isinstance(events[0], ListCreated):
+            found[state.list_id] = LiveList(list_id=state.list_id, uuid=events[0].uuid,
+                                            list_type=state.list_type, optin=state.optin)
     return found
+
+
+async def lists_by_uuid(
+    conn: psycopg.AsyncConnection[Any], uuids: Iterable[str]
+) -> dict[str, LiveList]:
+    """The lists with these uuids that exist now, by lower-cased uuid (public requests name
+    lists by uuid, which only their ``list.created`` event holds; lists are few)."""
+    wanted = sorted({u.lower() for u in uuids})
+    if not wanted:
+        return {}
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "SELECT DISTINCT (data->>'list_id')::bigint FROM eventlog.events"
+        " WHERE category = 'list' AND type = 'list.created' AND lower(data->>'uuid') = ANY(%s)",
+        (wanted,))
+    ids = [int(row[0]) for row in await cur.fetchall()]
+    return {found.uuid.lower(): found for found in (await lists_by_id(conn, ids)).values()}
+
+
+async def live_lists(
+    conn: psycopg.AsyncConnection[Any], list_ids: Iterable[int]
+) -> dict[int, ListOptin]:
+    """The opt-in type of each of ``list_ids`` that exists now."""
+    return {i: found.optin for i, found in (await lists_by_id(conn, list_ids)).items()}
 
 
 async def subscriber_key(

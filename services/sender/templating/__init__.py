@@ -26,6 +26,7 @@ from .funcs_listmonk import (
     rewrite_shorthands,
 )
 from .funcs_sprig import sprig_funcs
+from .gojson import go_json_value
 from .gojson import unmarshal as go_json_loads
 from .markdown import markdown_to_html
 from .plaintext import html_to_text
@@ -51,7 +52,7 @@ __all__ = [
     "LimitExceeded", "Limits", "ListmonkURLs", "Literal", "Mode", "Signature", "Srcset",
     "Template", "TemplateError", "campaign_funcs", "compile_altbody", "compile_campaign_body",
     "compile_header", "compile_subject", "compile_template", "compile_tx_body",
-    "compile_tx_text", "first_name", "generic_funcs", "go_json_loads", "gofunc",
+    "compile_tx_text", "first_name", "generic_funcs", "go_json_loads", "go_json_value", "gofunc",
     "has_template_expr", "html_to_text", "last_name", "listmonk_funcs", "markdown_to_html",
     "rewrite_shorthands", "sprig_funcs",
 ]

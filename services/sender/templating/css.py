@@ -17,7 +17,7 @@ from .context import (
     error_ctx,
     t_url,
 )
-from .lexer import go_quote
+from .gostrings import go_quote
 
 FILTER_FAILSAFE = "ZgotmplZ"
 

@@ -10,57 +10,29 @@ creates per-context copies of templates called from more than one context.
 from __future__ import annotations
 
 import copy
-import html as html_lib
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from . import context as cx
-from .context import Context, EscapeError, transition
-from .lexer import go_quote
+from .context import Context, EscapeError
+from .gostrings import go_quote
 from .nodes import (
     ActionNode,
     BranchNode,
     BreakNode,
-    CommandNode,
     ContinueNode,
     IdentifierNode,
     ListNode,
     Node,
-    PipeNode,
     RangeNode,
     TemplateNode,
     TextNode,
     Tree,
     WithNode,
 )
+from .pipeline_edit import PREDEFINED, ensure_pipeline_contains
+from .transition import context_after_text
 from .values import TemplateError
-
-PREDEFINED = {"html", "urlquery"}
-_EQUIV = {"_html_template_attrescaper": "html", "_html_template_htmlescaper": "html",
-          "_html_template_rcdataescaper": "html", "_html_template_urlescaper": "urlquery",
-          "_html_template_urlnormalizer": "urlquery"}
-_REDUNDANT = {
-    "_html_template_commentescaper": {"_html_template_attrescaper",
-                                      "_html_template_htmlescaper"},
-    "_html_template_cssescaper": {"_html_template_attrescaper"},
-    "_html_template_jsregexpescaper": {"_html_template_attrescaper"},
-    "_html_template_jsstrescaper": {"_html_template_attrescaper"},
-    "_html_template_urlescaper": {"_html_template_urlnormalizer"},
-}
-_JS_TYPES = {"application/ecmascript", "application/javascript", "application/json",
-             "application/x-ecmascript", "application/x-javascript", "text/ecmascript",
-             "text/javascript", "text/javascript1.0", "text/javascript1.1",
-             "text/javascript1.2", "text/javascript1.3", "text/javascript1.4",
-             "text/javascript1.5", "text/jscript", "text/livescript", "text/x-ecmascript",
-             "text/x-javascript"}
-
-
-def _normalize(name: str) -> str:
-    return _EQUIV.get(name, name)
-
-
-def is_js_type(mime: str) -> bool:
-    return mime.lower().split(";", 1)[0].strip() in _JS_TYPES
 
 
 def nudge(c: Context) -> Context:
@@ -366,79 +338,6 @@ class Escaper:
             text_node.text = text
         self.called = set()
         self.action_edits, self.template_edits, self.text_edits = {}, {}, {}
-
-
-def context_after_text(c: Context, s: str) -> tuple[Context, int]:
-    """Consume template text up to the next context change (attribute values decoded)."""
-    if c.delim == cx.DELIM_NONE:
-        c1, i = cx.t_special_tag_end(c, s)
-        if i == 0:
-            return c1, 0
-        return transition(c, s[:i])
-    ends = cx.DELIM_ENDS[c.delim]
-    i = next((k for k, ch in enumerate(s) if ch in ends), len(s))
-    if c.delim == cx.DELIM_SPACE:
-        j = next((k for k in range(i) if s[k] in "\"'<=`"), -1)
-        if j >= 0:
-            return Context(state=cx.ERROR, err=EscapeError(
-                f"{go_quote(s[j])} in unquoted attr: {go_quote(s[:i])}")), len(s)
-    if i == len(s):
-        u = html_lib.unescape(s)
-        while u:
-            c1, i1 = transition(c, u)
-            c, u = c1, u[i1:]
-        return c, len(s)
-    element = c.element
-    if (c.state == cx.ATTR and c.element == cx.EL_SCRIPT and c.attr == cx.ATTR_SCRIPT_TYPE
-            and not is_js_type(s[:i])):
-        element = cx.EL_NONE
-    if c.delim != cx.DELIM_SPACE:
-        i += 1
-    return Context(state=cx.TAG, element=element), i
-
-
-def _new_ident_cmd(name: str, pipe: PipeNode) -> CommandNode:
-    return CommandNode(pipe.pos, pipe.src, [IdentifierNode(pipe.pos, pipe.src, name)])
-
-
-def _append_cmd(cmds: list[CommandNode], cmd: CommandNode) -> list[CommandNode]:
-    if cmds:
-        last, nxt = cmds[-1].args[0], cmd.args[0]
-        if (isinstance(last, IdentifierNode) and isinstance(nxt, IdentifierNode)
-                and nxt.ident in _REDUNDANT.get(last.ident, ())):
-            return cmds
-    return [*cmds, cmd]
-
-
-def ensure_pipeline_contains(p: PipeNode, s: list[str]) -> None:
-    """Make the pipeline end with the escapers s, merging a trailing html/urlquery."""
-    if not s:
-        return
-    cmds = list(p.cmds)
-    length = len(cmds)
-    if length:
-        last = cmds[-1]
-        first = last.args[0]
-        if isinstance(first, IdentifierNode) and first.ident in PREDEFINED:
-            esc = first.ident
-            if length == 1 and len(last.args) > 1:
-                last.args[0] = IdentifierNode(first.pos, first.src, "_eval_args_")
-                cmds = _append_cmd(cmds, _new_ident_cmd(esc, p))
-                length += 1
-            dup = False
-            for i, name in enumerate(s):
-                if _normalize(esc) == _normalize(name):
-                    s[i] = esc
-                    dup = True
-            if dup:
-                length -= 1
-    new_cmds = cmds[:length]
-    inserted = {_normalize(c.args[0].ident) for c in new_cmds
-                if isinstance(c.args[0], IdentifierNode)}
-    for name in s:
-        if _normalize(name) not in inserted:
-            new_cmds = _append_cmd(new_cmds, _new_ident_cmd(name, p))
-    p.cmds = new_cmds
 
 
 def _copy_list(root: ListNode) -> ListNode:

@@ -8,6 +8,7 @@ Typed trusted content (HTML, URL, JS, ...) passes through where its type fits.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .context import (
@@ -21,13 +22,13 @@ from .context import (
     TEXT,
     Context,
     attr_type,
-    transition,
 )
 from .css import FILTER_FAILSAFE, css_escape, css_value_filter_text
-from .exec import FuncEntry
+from .evaluate import FuncEntry
 from .funcs_builtin import eval_args
 from .gofmt import sprint, stringer
 from .gojson import MarshalError, marshal
+from .transition import transition
 from .values import CSS, HTML, JS, URL, HTMLAttr, JSStr, Signature, Srcset
 
 
@@ -52,7 +53,18 @@ _NOSPACE_TABLE = {"\0": "&#xfffd;", "\t": "&#9;", "\n": "&#10;", "\v": "&#11;",
 _NOSPACE_NORM_TABLE = {k: v for k, v in _NOSPACE_TABLE.items() if k != "&"}
 
 
+_TABLE_RES: dict[int, re.Pattern[str]] = {}
+
+
 def html_replace(s: str, table: dict[str, str], bad_runes: bool) -> str:
+    pattern = _TABLE_RES.get(id(table))
+    if pattern is None:
+        pattern = _TABLE_RES[id(table)] = re.compile(
+            "[" + "".join(re.escape(k) for k in table) + "\ufdd0-\ufdef\ufff0-\uffff]")
+    if not pattern.search(s):
+        return s
+    if bad_runes:
+        return "".join(table.get(c, c) for c in s)
     out = []
     for ch in s:
         repl = table.get(ch)
@@ -163,8 +175,14 @@ _HEXDIGITS = set("0123456789abcdefABCDEF")
 _URL_UNRESERVED = set("-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
+_NORM_SAFE = re.compile(r"[A-Za-z0-9\-._~!#$&*+,/:;=?@\[\]]*")
+_ESC_SAFE = re.compile(r"[A-Za-z0-9\-._~]*")
+
+
 def process_url(s: str, norm: bool) -> str:
     """Percent-encode a URL (norm keeps reserved characters and valid escapes)."""
+    if (_NORM_SAFE if norm else _ESC_SAFE).fullmatch(s):
+        return s
     data = s.encode()
     out = []
     for i, b in enumerate(data):
@@ -304,5 +322,6 @@ _FUNCS = {
     "_eval_args_": eval_args,
 }
 ESCAPERS: dict[str, FuncEntry] = {
-    name: FuncEntry(name, fn, _ANY, builtin=True) for name, fn in _FUNCS.items()
+    name: FuncEntry(name, fn, _ANY, builtin=True, escaper=True)
+    for name, fn in _FUNCS.items()
 }

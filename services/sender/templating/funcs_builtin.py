@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus
 
-from .exec import FuncEntry
+from .evaluate import FuncEntry
 from .gofmt import fmt_value, sprint, sprintf, sprintln
-from .lexer import is_print
+from .gostrings import is_print
 from .values import MISSING, Signature, go_type_name, is_true, signature_of
 
 

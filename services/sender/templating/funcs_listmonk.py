@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
+from .evaluate import register_param_type
 from .funcs_sprig import sprig_funcs
 from .gotime import format_time
 from .values import HTML, MISSING, exposed_members, gofunc, is_struct
@@ -158,8 +159,16 @@ def _uuids(msg: Any) -> tuple[str, str]:
     campaign, subscriber = member(msg, "Campaign"), member(msg, "Subscriber")
     c_uuid, s_uuid = member(campaign, "UUID"), member(subscriber, "UUID")
     if not isinstance(c_uuid, str) or not isinstance(s_uuid, str):
-        raise ValueError("wrong type for value; expected *manager.CampaignMessage")
+        raise ValueError("message has no Campaign.UUID / Subscriber.UUID")
     return c_uuid, s_uuid
+
+
+def _is_message(value: Any) -> bool:
+    """Whether value looks like listmonk's CampaignMessage (what the tracking funcs take)."""
+    return member(value, "Campaign") is not MISSING and member(value, "Subscriber") is not MISSING
+
+
+register_param_type("msg", "*manager.CampaignMessage", _is_message)
 
 
 def default_link_uuid(url: str) -> str:
@@ -209,7 +218,7 @@ def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
     def tracked_subscriber(s_uuid: str) -> str:
         return s_uuid if individual_tracking else DUMMY_UUID
 
-    @gofunc("string", "any")
+    @gofunc("string", "msg")
     def track_link(url: str, msg: Any) -> str:
         c_uuid, s_uuid = _uuids(msg)
         if disable_tracking:
@@ -217,7 +226,7 @@ def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
         url = url.replace("&amp;", "&")
         return urls.link(link_uuid(url), c_uuid, tracked_subscriber(s_uuid))
 
-    @gofunc("any")
+    @gofunc("msg")
     def track_view(msg: Any) -> HTML:
         c_uuid, s_uuid = _uuids(msg)
         if disable_tracking:
@@ -226,19 +235,19 @@ def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
         return HTML(f'<img src="{pixel}" width="1" height="1" '
                     'style="display:none;max-height:0;max-width:0;opacity:0" alt="">')
 
-    @gofunc("any")
+    @gofunc("msg")
     def unsubscribe_url(msg: Any) -> str:
         return urls.unsubscribe(*_uuids(msg))
 
-    @gofunc("any")
+    @gofunc("msg")
     def manage_url(msg: Any) -> str:
         return urls.unsubscribe(*_uuids(msg)) + "?manage=true"
 
-    @gofunc("any")
+    @gofunc("msg")
     def optin_url(msg: Any) -> str:
         return urls.optin(_uuids(msg)[1], "")
 
-    @gofunc("any")
+    @gofunc("msg")
     def message_url(msg: Any) -> str:
         c_uuid, s_uuid = _uuids(msg)
         return urls.message(campaign_uuid or c_uuid, s_uuid)

@@ -10,11 +10,12 @@ shortest ``%g`` floats (``1e+06``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
+from uuid import UUID
 
-from .lexer import go_quote
+from .gostrings import go_quote
 from .values import MISSING, exposed_members, go_type_name, is_method
 
 
@@ -168,6 +169,10 @@ def fmt_value(v: Any, spec: Spec = DEFAULT, depth: int = 0) -> str:
         return fmt_float(v, spec)
     if isinstance(v, str):
         return fmt_string(v, spec)
+    if isinstance(v, Decimal):
+        return fmt_float(float(v), spec)
+    if isinstance(v, UUID | date):
+        return fmt_string(str(v), spec)
     sub = replace(spec, width=None)
     if isinstance(v, list | tuple):
         return pad("[" + " ".join(fmt_value(x, sub, depth + 1) for x in v) + "]", spec)

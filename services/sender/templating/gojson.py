@@ -7,8 +7,10 @@ only below 1e-6 or from 1e21), times as RFC 3339 strings, structs as their expos
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from .gofmt import format_float, struct_fields
 from .values import MISSING
@@ -73,6 +75,10 @@ def marshal(value: Any, indent: str | None = None, escape_html: bool = True,
         from .gotime import format_time
 
         return quote(format_time(value, "2006-01-02T15:04:05.999999999Z07:00"), escape_html)
+    if isinstance(value, Decimal):
+        return _float(float(value))
+    if isinstance(value, UUID | date):
+        return quote(str(value), escape_html)
     items: list[tuple[str | None, Any]]
     if isinstance(value, list | tuple):
         items = [(None, v) for v in value]
@@ -109,3 +115,21 @@ def unmarshal(text: str) -> Any:
 
 def _reject(name: str) -> Any:
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+
+
+def go_json_value(value: Any) -> Any:
+    """Already-decoded JSON data with Go's number semantics: every number a float64.
+
+    listmonk reads subscriber attributes into map[string]interface{}, so ``5`` is the
+    float64 5: it prints ``5``, but ``eq .Subscriber.Attribs.n 5`` is a type error and
+    ``1000000`` prints as ``1e+06``. Pass attribs through this to get the same results.
+    """
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [go_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): go_json_value(v) for k, v in value.items()}
+    return value

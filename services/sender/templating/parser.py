@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import lexer as lx
+from .gostrings import go_quote
 from .lexer import Token
 from .literals import LiteralError, parse_char_constant, parse_number, unquote
 from .nodes import (
@@ -127,6 +128,7 @@ class Parser:
         return self.trees
 
     def _rewind_to(self, tok: Token) -> None:
+        self.i = min(self.i, len(self.tokens) - 1)
         while self.tokens[self.i] is not tok:
             self.i -= 1
 
@@ -135,7 +137,7 @@ class Parser:
         if existing is None or is_empty_tree(existing.root):
             self.trees[tree.name] = tree
         elif not is_empty_tree(tree.root):
-            raise self.errorf(f"template: multiple definition of template {lx.go_quote(tree.name)}")
+            raise self.errorf(f"template: multiple definition of template {go_quote(tree.name)}")
 
     def parse_definition(self) -> None:
         context = "define clause"
@@ -184,7 +186,13 @@ class Parser:
         if keyword == lx.END:
             return EndNode(self.expect(lx.RIGHT_DELIM, "end").pos, self.src)
         if keyword in (lx.IF, lx.RANGE, lx.WITH):
-            return self.branch_control(keyword)
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.errorf("control structures nested too deeply")
+            try:
+                return self.branch_control(keyword)
+            finally:
+                self.depth -= 1
         if keyword == lx.TEMPLATE:
             return self.template_control()
         self.backup()
@@ -345,7 +353,7 @@ class Parser:
         if isinstance(node, VariableNode):
             return VariableNode(first.pos, self.src, [*node.ident, *fields])
         if isinstance(node, BoolNode | StringNode | NumberNode | NilNode | DotNode):
-            raise self.errorf(f"unexpected . after term {lx.go_quote(str(node))}")
+            raise self.errorf(f"unexpected . after term {go_quote(str(node))}")
         return ChainNode(first.pos, self.src, node, fields)
 
     def term(self) -> Node | None:
@@ -353,7 +361,7 @@ class Parser:
         typ = tok.typ
         if typ == lx.IDENTIFIER:
             if not self.has_function(tok.val):
-                raise self.errorf(f"function {lx.go_quote(tok.val)} not defined")
+                raise self.errorf(f"function {go_quote(tok.val)} not defined")
             return IdentifierNode(tok.pos, self.src, tok.val)
         if typ == lx.DOT:
             return DotNode(tok.pos, self.src)
@@ -362,7 +370,7 @@ class Parser:
         if typ == lx.VARIABLE:
             var = self.variable(tok)
             if var.ident[0] not in self.vars:
-                raise self.errorf(f"undefined variable {lx.go_quote(var.ident[0])}")
+                raise self.errorf(f"undefined variable {go_quote(var.ident[0])}")
             return var
         if typ == lx.FIELD:
             return FieldNode(tok.pos, self.src, tok.val[1:].split("."))

@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 from .escape import Escaper, escape_entry
 from .escapers import ESCAPERS
-from .exec import Executor, FuncEntry
+from .evaluate import FuncEntry
+from .exec import Executor
 from .funcs_builtin import BUILTINS
-from .lexer import go_quote
+from .gostrings import go_quote
 from .nodes import Tree
 from .parser import parse
 from .values import Limits, TemplateError, signature_of
@@ -70,7 +71,11 @@ class Template:
             if name not in self._trees:
                 raise TemplateError(f"html/template: {go_quote(name)} is undefined")
             try:
-                escape_entry(self._escaper, name)
+                try:
+                    escape_entry(self._escaper, name)
+                except RecursionError:
+                    raise TemplateError(
+                        f"html/template: {name}: template nested too deeply") from None
             except TemplateError as exc:
                 self._escape_errors[name] = exc
                 raise
@@ -115,7 +120,10 @@ def compile_template(source: str, *, name: str = "content", funcs: FuncMap | Non
     for tname, text in sources:
         if len(text) > max_source:
             raise TemplateError(f"template: {tname}: template text exceeds {max_source} bytes")
-        parsed = parse(tname, text, has_function)
+        try:
+            parsed = parse(tname, text, has_function)
+        except RecursionError:
+            raise TemplateError(f"template: {tname}: template nested too deeply") from None
         trees.update(parsed)
     template = Template(name, trees, entries, mode, limits or Limits())
     if mode == "html":

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
+from uuid import UUID
 
 
 class TemplateError(Exception):
@@ -141,20 +144,28 @@ def gofunc(*params: str, variadic: str | None = None) -> Callable[[Any], Any]:
     return mark
 
 
-_SIGNATURES: dict[Any, Signature] = {}
+_SIGNATURES: weakref.WeakKeyDictionary[Any, Signature] = weakref.WeakKeyDictionary()
 
 
 def signature_of(fn: Callable[..., Any]) -> Signature:
-    """The declared Go signature of fn, or one inferred from its Python parameters (all any)."""
+    """The declared Go signature of fn, or one inferred from its Python parameters (all any).
+
+    Bound methods are looked up through their function, so per-object method objects
+    created on every render do not pile up in the cache.
+    """
     target = getattr(fn, "__func__", fn)
     declared = getattr(target, "__go_signature__", None)
     if isinstance(declared, Signature):
         return declared
-    cached = _SIGNATURES.get(fn)
+    bound = target is not fn
+    try:
+        cached = _SIGNATURES.get(target)
+    except TypeError:
+        cached = None
     if cached is not None:
         return cached
     try:
-        sig = inspect.signature(fn)
+        sig = inspect.signature(target)
     except (TypeError, ValueError):
         result = Signature((), "any")
     else:
@@ -165,9 +176,11 @@ def signature_of(fn: Callable[..., Any]) -> Signature:
                 fixed += 1
             elif p.kind is p.VAR_POSITIONAL:
                 variadic = "any"
+        if bound and fixed:
+            fixed -= 1
         result = Signature(("any",) * fixed, variadic)
     with contextlib.suppress(TypeError):
-        _SIGNATURES[fn] = result
+        _SIGNATURES[target] = result
     return result
 
 
@@ -210,8 +223,8 @@ def is_method(obj: object, name: str) -> bool:
 
 def is_struct(value: object) -> bool:
     """Whether value is an opaque struct (not one of the basic Go kinds)."""
-    return not isinstance(value, str | int | float | list | tuple | dict | date
-                          | _Missing) and value is not None and not callable(value)
+    return not isinstance(value, str | int | float | list | tuple | dict | date | Decimal
+                          | UUID | _Missing) and value is not None and not callable(value)
 
 
 # ---------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_text_template_renders_like_go(source: str, expected: str) -> None:
 
 EXEC_ERRORS = [
     ("{{ .Name.Foo }}",
-     'template: t:1:3: executing "t" at <.Name.Foo>: can\'t evaluate field Foo in type string'),
+     'template: t:1:8: executing "t" at <.Name.Foo>: can\'t evaluate field Foo in type string'),
     ("{{ index .List 5 }}", "error calling index: index out of range: 5"),
     ("{{ eq 1 \"a\" }}", "error calling eq: incompatible types for comparison: int and string"),
     ("{{ lt true false }}", "error calling lt: invalid type for comparison"),
@@ -143,7 +143,8 @@ PARSE_ERRORS = [
     ("{{ $x := 1 }}{{ define \"D\" }}{{ $x }}{{ end }}", 'template: t:1: undefined variable "$x"'),
     ("{{ define \"D\" }}a{{ end }}{{ define \"D\" }}b{{ end }}",
      'template: t:1: template: multiple definition of template "D"'),
-    ("{{ .A.B. }}", "template: t:1: bad character"),
+    ("{{ .A.B. }}", "template: t:1: unexpected <.> in operand"),
+    ("{{ .A#B }}", "template: t:1: bad character U+0023 '#'"),
 ]
 
 
@@ -183,3 +184,16 @@ def test_function_errors_surface_as_error_calling() -> None:
     template = compile_template("{{ boom 1 }}", name="t", mode="text", funcs={"boom": boom})
     with pytest.raises(TemplateError, match="error calling boom: bad input"):
         template.render(None)
+
+
+def test_call_invokes_function_values_from_data() -> None:
+    template = compile_template("{{ call .Double 21 }}", mode="text")
+    assert template.render({"Double": lambda x: x * 2}) == "42"
+
+
+def test_json_numbers_behave_like_go_float64() -> None:
+    from services.sender.templating import go_json_value
+
+    attribs = go_json_value({"n": 1000000, "small": 5, "ok": True, "list": [1, 2]})
+    template = compile_template("{{ .n }} {{ .small }} {{ .ok }} {{ .list }}", mode="text")
+    assert template.render(attribs) == "1e+06 5 true [1 2]"

@@ -1,0 +1,1 @@
+"""Campaigns on the command side: commands, decider, audience, HTTP routes."""

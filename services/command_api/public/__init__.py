@@ -1,0 +1,1 @@
+"""Public subscriber endpoints on the command side: sign-up, opt-in, unsubscribe, erasure."""

@@ -1,0 +1,199 @@
+"""Public sign-up: ``POST /api/public/subscription`` (JSON or form) and the HTML form's
+``POST /subscription/form``. No credentials.
+
+As listmonk: the e-mail is validated and lower-cased, an empty name becomes the e-mail's local
+part, lists are named by uuid (``list_uuids`` in JSON, repeated ``l`` in forms) and a private
+list refuses the whole request. A new e-mail creates an enabled subscriber with ``unconfirmed``
+subscriptions; a known one is subscribed again (confirmed subscriptions stay confirmed, the name
+is not changed). ``has_optin`` tells whether an opt-in e-mail was asked for (unconfirmed
+subscriptions to double opt-in lists). Unlike listmonk, a request naming no existing list is
+refused instead of creating a subscriber without lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.types import ControllerRouterHandler
+
+from events.base import Event
+from events.store import StreamAppend
+from events.subscribers import OptinRequested
+from postlog.runtime import Runtime
+from services.command_api.domain import Conflict, DomainError, InvalidInput
+from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
+from services.command_api.public.forms import form_values, public_context, settle
+from services.command_api.respond import answer
+from services.command_api.subscribers.binding import bind_object, go_kind, string_field, type_error
+from services.command_api.subscribers.commands import CreateSubscriber, ResubscribeLists
+from services.command_api.subscribers.decider import Absent, stream_id, subscriber_decider
+from services.command_api.subscribers.fields import INVALID_EMAIL, INVALID_NAME, sanitize_email
+from services.command_api.subscribers.handling import (
+    PROJECTIONS,
+    load_active,
+    master_key,
+    now,
+)
+from services.command_api.subscribers.index import (
+    EMAIL_EXISTS,
+    claim_email,
+    lists_by_id,
+    lists_by_uuid,
+    next_subscriber_id,
+    subscriber_key,
+    subscriber_with_email,
+)
+from services.command_api.subscribers.sealing import seal
+from services.http.errors import APIError
+from services.http.pages import error_page
+from services.query_api.public.queries import is_uuid
+from services.query_api.public.views import INVALID_UUID, subscribed_page
+
+NO_LISTS = "No valid lists selected to subscribe."
+HONEYPOT_FILLED = "The form could not be accepted."
+EMAIL_MAX_BYTES = 1000
+NAME_MAX_BYTES = 2000
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """A validated sign-up request."""
+
+    email: str
+    name: str
+    list_uuids: tuple[str, ...]
+
+
+def sign_up(email: str, name: str, list_uuids: list[str]) -> SignUp:
+    """Validate in listmonk's order: lists given, e-mail, name, then the uuids' form."""
+    if not list_uuids:
+        raise InvalidInput(NO_LISTS)
+    if len(email.encode()) > EMAIL_MAX_BYTES:
+        raise InvalidInput(INVALID_EMAIL)
+    clean_email = sanitize_email(email)
+    clean_name = name.strip()
+    if not clean_name:
+        clean_name = clean_email.split("@", 1)[0]
+    elif len(clean_name.encode()) > NAME_MAX_BYTES:
+        raise InvalidInput(INVALID_NAME)
+    if not all(is_uuid(u) for u in list_uuids):
+        raise InvalidInput(INVALID_UUID)
+    return SignUp(clean_email, clean_name, tuple(dict.fromkeys(u.lower() for u in list_uuids)))
+
+
+def _string_list(data: dict[str, Any], field: str) -> list[str]:
+    value = data.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise type_error("[]string", value, field)
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidInput(
+                f"Unmarshal type error: expected=string, got={go_kind(item)}, field={field}")
+    return value
+
+
+async def read_sign_up(request: Request[Any, Any, Any]) -> SignUp:
+    """The sign-up of a JSON body (``list_uuids``) or a form body (repeated ``l``)."""
+    if request.content_type[0].lower() == "application/json":
+        data = bind_object(await request.body(), ("email", "name", "list_uuids"))
+        return sign_up(string_field(data, "email") or "", string_field(data, "name") or "",
+                       _string_list(data, "list_uuids"))
+    values = await form_values(request)
+    first = {key: items[0] for key, items in values.items() if items}
+    return sign_up(first.get("email", ""), first.get("name", ""), values.get("l", []))
+
+
+async def _decide(conn: psycopg.AsyncConnection[Any], request: SignUp, at: datetime,
+                  master: bytes | None) -> Decision:
+    found = await lists_by_uuid(conn, request.list_uuids)
+    if any(item.list_type == "private" for item in found.values()):
+        raise InvalidInput(INVALID_UUID)
+    chosen = tuple(found[u].list_id for u in request.list_uuids if u in found)
+    if not chosen:
+        raise InvalidInput(NO_LISTS)
+    existing = await subscriber_with_email(conn, request.email)
+    events: list[Event]
+    if existing is None:
+        subscriber_id, version = await next_subscriber_id(conn), 0
+        await claim_email(conn, subscriber_id, request.email)
+        key = await subscriber_key(conn, subscriber_id, master, create=True)
+        assert key is not None
+        command = CreateSubscriber(
+            subscriber_id=subscriber_id, uuid=str(uuid.uuid4()),
+            email=seal(key, subscriber_id, "email", request.email),
+            name=seal(key, subscriber_id, "name", request.name),
+            attribs=seal(key, subscriber_id, "attribs", {}), list_ids=chosen,
+            double_optin=frozenset(item.list_id for item in found.values()
+                                   if item.optin == "double"),
+            at=at)
+        events = subscriber_decider.decide(Absent(), command)
+    else:
+        state, version = await load_active(conn, existing)
+        subscriber_id = existing
+        lists = await lists_by_id(conn, {*state.subscriptions, *chosen})
+        events = subscriber_decider.decide(state, ResubscribeLists(
+            subscriber_id=subscriber_id, list_ids=chosen,
+            double_optin=frozenset(i for i, item in lists.items() if item.optin == "double"),
+            at=at))
+    has_optin = any(isinstance(event, OptinRequested) for event in events)
+    return Decision([StreamAppend(stream_id(subscriber_id), version, events)],
+                    {"subscriber_id": subscriber_id, "has_optin": has_optin})
+
+
+async def subscribe(runtime: Runtime, ctx: CommandContext, request: SignUp) -> CommandOutcome:
+    """Create or re-subscribe the subscriber in one transaction. A concurrent sign-up of the
+    same new e-mail makes one of them lose the e-mail index race: it runs again and finds it."""
+    at, master = now(), master_key(runtime)
+    for attempt in (1, 2):
+        try:
+            return await execute(runtime.pool, ctx,
+                                 lambda conn: _decide(conn, request, at, master))
+        except Conflict as exc:
+            if exc.message != EMAIL_EXISTS or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@post("/api/public/subscription", operation_id="publicSubscription", status_code=200)
+async def public_subscription(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """``{"data": {"has_optin": bool}}``; errors are ``{"message": ...}`` (400 mostly)."""
+    signup = await read_sign_up(request)
+    ctx = await public_context(request)
+    outcome = await subscribe(runtime, ctx, signup)
+
+    async def read() -> dict[str, bool]:
+        return {"has_optin": bool(outcome.result.get("has_optin"))}
+
+    return await answer(runtime, ctx, outcome, PROJECTIONS, read)
+
+
+@post("/subscription/form", operation_id="publicSubscriptionForm", status_code=200)
+async def subscription_form(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[str]:
+    """The HTML form's sign-up: a thank-you page, or the error as a page. A filled honeypot
+    field (``nonce``, hidden from people) is refused like listmonk does (502)."""
+    try:
+        if any((await form_values(request)).get("nonce", [])):
+            return error_page(HONEYPOT_FILLED, status_code=502)
+        signup = await read_sign_up(request)
+        ctx = replace(await public_context(request), idempotency_key="")
+        outcome = await subscribe(runtime, ctx, signup)
+    except (DomainError, APIError) as exc:
+        return error_page(exc.message, status_code=exc.status_code)
+    await settle(runtime, outcome)
+    return subscribed_page(bool(outcome.result.get("has_optin")))
+
+
+def subscribe_routes() -> list[ControllerRouterHandler]:
+    return [public_subscription, subscription_form]

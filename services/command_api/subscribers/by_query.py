@@ -1,0 +1,250 @@
+"""Commands over the subscribers an expression selects: ``POST /api/subscribers/query/delete``,
+``PUT /api/subscribers/query/blocklist`` and ``PUT /api/subscribers/query/lists``.
+
+The body is listmonk's: ``query`` (a sandboxed SQL expression), ``search``, ``list_ids`` (and
+``subscription_status``) to narrow the selection, ``all`` (delete/blocklist: ignore ``query`` and
+``search``), and for ``query/lists`` ``action`` (add|remove|unsubscribe), ``target_list_ids`` and
+``status``.
+
+**Which subscribers.** The expression is evaluated once, in the query sandbox, against the read
+model as it is when the command arrives (the command side never runs clients' SQL against the
+log). Read-your-writes makes this what the caller expects: its previous writes were answered only
+after the read model had them. Writes by others still in flight may be missed, as they would be by
+a listmonk query racing them. Each selected subscriber is then re-loaded from its stream and
+decided on like ``DELETE /api/subscribers?id=..`` (or the bulk blocklist / list commands), so one
+deleted meanwhile is skipped. Deleting erases exactly as ``DELETE`` does (key shredded, e-mail index
+row and stored answers removed, in the same transaction as ``subscriber.deleted``).
+
+**Atomicity.** The selection is applied in transactions of ``BATCH_SIZE`` subscribers, not one:
+a million-subscriber command in a single transaction would hold locks and a huge append for
+minutes and bloat the log's WAL at once. Each batch is all-or-nothing; the command as a whole is
+not: if it fails midway, earlier batches stay applied and the error is returned. Every operation
+here is idempotent over the same selection (deleting, blocklisting, adding or removing
+subscriptions again changes nothing more), so retrying the request finishes the work. With an
+``Idempotency-Key`` the key is claimed once; a retry after a complete run gets the stored answer,
+a retry after an interrupted run runs the (re-evaluated) selection again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from litestar import Request, Response, post, put
+from litestar.di import NamedDependency
+from litestar.types import ControllerRouterHandler
+
+from events.store import Position
+from postlog.runtime import Runtime
+from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
+from services.command_api.respond import answer
+from services.command_api.subscribers.binding import (
+    bind_object,
+    bool_field,
+    int_list_field,
+    string_field,
+)
+from services.command_api.subscribers.commands import (
+    AddSubscriptions,
+    BlocklistSubscriber,
+    DeleteSubscriber,
+    RemoveSubscriptions,
+    SubscriberCommand,
+    UnsubscribeLists,
+)
+from services.command_api.subscribers.decider import Active
+from services.command_api.subscribers.fields import subscription_status
+from services.command_api.subscribers.handling import (
+    PROJECTIONS,
+    Prepare,
+    erase_subscriber,
+    for_each_subscriber,
+    now,
+)
+from services.command_api.subscribers.index import live_lists
+from services.http.auth import require_auth
+from services.http.context import command_context
+from services.http.errors import APIError
+from services.query_api.sandbox import QueryRefused, sandboxed
+from services.query_api.subscribers.listing import (
+    PREPARING_QUERY,
+    SubscriberFilter,
+    format_query,
+    matching_ids,
+    selection,
+)
+
+BATCH_SIZE = 1000
+SELECTION_TIMEOUT = timedelta(seconds=30)
+INVALID_FIELDS = "Invalid fields: {}"
+NO_LISTS = "No lists given."
+INVALID_ACTION = "Invalid action."
+ACTIONS = ("add", "remove", "unsubscribe")
+_FIELDS = ("query", "search", "list_ids", "target_list_ids", "action", "status",
+           "subscription_status", "all")
+
+# Builds one subscriber's command given the target lists that exist now.
+MakeCommand = Callable[[int, tuple[int, ...]], SubscriberCommand]
+
+
+async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return bind_object(await request.body(), _FIELDS)
+
+
+def _filter(data: dict[str, Any], *, everything: bool = False) -> SubscriberFilter:
+    status = string_field(data, "subscription_status") or ""
+    return SubscriberFilter(
+        query="" if everything else format_query(string_field(data, "query")),
+        search="" if everything else (string_field(data, "search") or "").strip(),
+        list_ids=int_list_field(data, "list_ids") or (),
+        subscription_status=subscription_status(status) if status else "")
+
+
+async def _select(runtime: Runtime, f: SubscriberFilter) -> list[int]:
+    """The ids the filter selects now, from the read model, through the sandbox."""
+    try:
+        s = selection(f)
+        async with runtime.read_pool.connection() as conn, \
+                sandboxed(conn, statement_timeout=SELECTION_TIMEOUT):
+            return await matching_ids(conn, s)
+    except QueryRefused as error:
+        raise APIError(400, PREPARING_QUERY.format(error.reason)) from None
+
+
+async def _apply_in_batches(
+    runtime: Runtime, ctx: CommandContext, ids: Sequence[int], make: MakeCommand,
+    *, before: Prepare | None = None, list_ids: tuple[int, ...] = (),
+) -> tuple[Position | None, int]:
+    """Apply ``make`` to the live subscribers of ``ids``, one transaction per batch; the last
+    position written and how many events were appended."""
+    batch_ctx = dataclasses.replace(ctx, idempotency_key="", fingerprint="")
+    position: Position | None = None
+    appended = 0
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = ids[start:start + BATCH_SIZE]
+
+        async def decide(conn: psycopg.AsyncConnection[Any], batch: Sequence[int] = batch,
+                         ) -> Decision:
+            live = await live_lists(conn, list_ids) if list_ids else {}
+            lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
+            appends = await for_each_subscriber(conn, batch, lambda sid: make(sid, lists),
+                                                before)
+            return Decision(appends, {"subscribers": len(appends)})
+
+        outcome = await execute(runtime.pool, batch_ctx, decide)
+        position = outcome.position or position
+        appended += outcome.appended
+    return position, appended
+
+
+async def _run(
+    request: Request[Any, Any, Any], runtime: Runtime, f: SubscriberFilter, make: MakeCommand,
+    *, before: Prepare | None = None, list_ids: tuple[int, ...] = (),
+) -> Response[bytes]:
+    ctx = await command_context(request)
+    if ctx.idempotency_key:  # claim the key once; a completed retry gets the stored answer
+        async def claim(conn: psycopg.AsyncConnection[Any]) -> Decision:
+            return Decision([], {})
+
+        claimed = await execute(runtime.pool, ctx, claim)
+        if claimed.stored_response is not None:
+            return await answer(runtime, ctx, claimed, PROJECTIONS)
+    ids = await _select(runtime, f)
+    position, appended = await _apply_in_batches(runtime, ctx, ids, make, before=before,
+                                                 list_ids=list_ids)
+    outcome = CommandOutcome(position=position, result={}, appended=appended)
+    return await answer(runtime, ctx, outcome, PROJECTIONS)
+
+
+def _query_or_all(data: dict[str, Any]) -> SubscriberFilter:
+    """delete/blocklist: ``all`` selects everyone (in ``list_ids``); otherwise a query or a
+    search is required."""
+    if bool_field(data, "all"):
+        return _filter(data, everything=True)
+    f = _filter(data)
+    if not f.query and not f.search:
+        raise APIError(400, INVALID_FIELDS.format("query"))
+    return f
+
+
+@post("/api/subscribers/query/delete", guards=[require_auth],
+      operation_id="deleteSubscriberByQuery", status_code=200)
+async def delete_by_query(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """Delete and erase the selected subscribers."""
+    f = _query_or_all(await _body(request))
+    at = now()
+    return await _run(request, runtime, f, lambda sid, _: DeleteSubscriber(
+        subscriber_id=sid, at=at), before=erase_subscriber)
+
+
+async def _blocklist(request: Request[Any, Any, Any], runtime: Runtime) -> Response[bytes]:
+    f = _query_or_all(await _body(request))
+    at = now()
+    return await _run(request, runtime, f,
+                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+
+
+@put("/api/subscribers/query/blocklist", guards=[require_auth],
+     operation_id="blocklistSubscribersQuery", status_code=200)
+async def blocklist_by_query(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """Blocklist the selected subscribers (every subscription of each becomes unsubscribed)."""
+    return await _blocklist(request, runtime)
+
+
+@post("/api/subscribers/query/blocklist", guards=[require_auth],
+      operation_id="blocklistSubscribersQueryPost", status_code=200, include_in_schema=False)
+async def blocklist_by_query_post(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """The same with POST, as listmonk's API documentation's example sends it."""
+    return await _blocklist(request, runtime)
+
+
+@put("/api/subscribers/query/lists", guards=[require_auth],
+     operation_id="manageSubscriberListsByQuery", status_code=200)
+async def manage_lists_by_query(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
+    """``add`` the selected subscribers to ``target_list_ids`` (new subscriptions get ``status``,
+    default unconfirmed; existing ones are left as they are, as listmonk's query variant does),
+    ``remove`` those subscriptions, or ``unsubscribe`` them. No query or search selects
+    everyone (in ``list_ids``), as in listmonk. Unknown target lists are ignored."""
+    data = await _body(request)
+    targets = int_list_field(data, "target_list_ids") or ()
+    if not targets:
+        raise APIError(400, NO_LISTS)
+    action = string_field(data, "action") or ""
+    if action not in ACTIONS:
+        raise APIError(400, INVALID_ACTION)
+    f = _filter(data)
+    at = now()
+    if action == "remove":
+        return await _run(request, runtime, f, lambda sid, _: RemoveSubscriptions(
+            subscriber_id=sid, list_ids=targets, at=at))
+    if action == "unsubscribe":
+        return await _run(request, runtime, f, lambda sid, _: UnsubscribeLists(
+            subscriber_id=sid, list_ids=targets, at=at))
+    status_text = string_field(data, "status") or ""
+    status = subscription_status(status_text) if status_text else None
+    existing: dict[int, frozenset[int]] = {}
+
+    async def note_subscriptions(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
+        existing[state.subscriber_id] = frozenset(state.subscriptions)
+
+    def add_new(sid: int, lists: tuple[int, ...]) -> SubscriberCommand:
+        has = existing.pop(sid, frozenset())
+        return AddSubscriptions(subscriber_id=sid, list_ids=tuple(i for i in lists if i not in has),
+                                status=status, at=at)
+
+    return await _run(request, runtime, f, add_new, before=note_subscriptions, list_ids=targets)
+
+
+def subscriber_by_query_routes() -> list[ControllerRouterHandler]:
+    return [delete_by_query, blocklist_by_query, blocklist_by_query_post, manage_lists_by_query]

@@ -1,0 +1,1 @@
+"""Campaigns on the query side: read-model queries and GET routes."""

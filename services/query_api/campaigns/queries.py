@@ -1,0 +1,194 @@
+"""Reads of the ``campaigns`` read model, answering in listmonk's JSON shape.
+
+The command side reuses ``fetch_campaign`` to answer a write with exactly what a GET returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from services.query_api.lists.queries import timestamp
+
+CAMPAIGNS = sql.Identifier("readmodel", "campaigns")
+CAMPAIGN_LISTS = sql.Identifier("readmodel", "campaign_lists")
+ORDER_FIELDS = ("name", "status", "created_at", "updated_at")
+DEFAULT_ORDER_FIELD = "created_at"
+
+_COLUMNS = sql.SQL(
+    "c.id, c.created_at, c.updated_at, c.views, c.clicks, c.bounces,"
+    " COALESCE((SELECT json_agg(json_build_object('id', l.list_id, 'name', l.list_name)"
+    " ORDER BY l.position) FROM {lists} l WHERE l.campaign_id = c.id), '[]'::json) AS lists,"
+    " c.started_at, c.to_send, c.sent, c.uuid::text AS uuid, c.type, c.name, c.subject,"
+    " c.from_email, c.body, c.body_source, c.altbody, c.send_at, c.status, c.content_type,"
+    " c.tags, c.headers, c.attribs, c.template_id, c.messenger, c.archive, c.archive_slug,"
+    " c.archive_template_id, c.archive_meta"
+).format(lists=CAMPAIGN_LISTS)
+_SPACES = re.compile(r"\s+")
+
+
+def _time(value: datetime | None) -> str | None:
+    return timestamp(value) if value is not None else None
+
+
+def render_campaign(row: dict[str, Any], no_body: bool = False,
+                    no_body_source: bool = False) -> dict[str, Any]:
+    """A campaign as listmonk's JSON has it (same keys, same order; ``tags``, ``headers``
+    and ``lists`` never null)."""
+    return {
+        "id": row["id"],
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
+        "views": row["views"],
+        "clicks": row["clicks"],
+        "bounces": row["bounces"],
+        "lists": list(row["lists"] or []),
+        "media": [],
+        "started_at": _time(row["started_at"]),
+        "to_send": row["to_send"],
+        "sent": row["sent"],
+        "uuid": row["uuid"],
+        "type": row["type"],
+        "name": row["name"],
+        "subject": row["subject"],
+        "from_email": row["from_email"],
+        "body": "" if no_body else row["body"],
+        "body_source": None if no_body_source else row["body_source"],
+        "altbody": row["altbody"],
+        "send_at": _time(row["send_at"]),
+        "status": row["status"],
+        "content_type": row["content_type"],
+        "tags": list(row["tags"] or []),
+        "headers": list(row["headers"] or []),
+        "attribs": dict(row["attribs"] or {}),
+        "template_id": row["template_id"],
+        "messenger": row["messenger"],
+        "archive": row["archive"],
+        "archive_slug": row["archive_slug"],
+        "archive_template_id": row["archive_template_id"],
+        "archive_meta": row["archive_meta"] if row["archive_meta"] is not None else {},
+    }
+
+
+@dataclass(frozen=True)
+class CampaignQuery:
+    """Filters, order and page of ``GET /api/campaigns`` (already validated)."""
+
+    search: str = ""
+    statuses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    order_by: str = DEFAULT_ORDER_FIELD
+    descending: bool = True
+    offset: int = 0
+    limit: int | None = 20
+    no_body: bool = False
+
+
+def search_condition(search: str) -> tuple[sql.Composable, list[Any]]:
+    """listmonk's campaign search: every word of the text in name and subject (full text),
+    or the text inside ``name || ' ' || subject``."""
+    pattern = "%" + _SPACES.sub("&", search) + "%"
+    return (sql.SQL("(to_tsvector(concat(c.name, ' ', c.subject)) @@ plainto_tsquery(%s)"
+                    " OR concat(c.name, ' ', c.subject) ILIKE %s)"), [search, pattern])
+
+
+def _filters(q: CampaignQuery) -> tuple[sql.Composable, list[Any]]:
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    if q.search:
+        cond, args = search_condition(q.search)
+        where.append(cond)
+        params.extend(args)
+    if q.statuses:
+        where.append(sql.SQL("c.status = ANY(%s::text[])"))
+        params.append(list(q.statuses))
+    if q.tags:
+        where.append(sql.SQL("c.tags @> %s::text[]"))
+        params.append(list(q.tags))
+    if not where:
+        return sql.SQL("TRUE"), params
+    return sql.SQL(" AND ").join(where), params
+
+
+async def query_campaigns(
+    pool: AsyncConnectionPool[Any], q: CampaignQuery
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of campaigns and the number of campaigns matching the filters."""
+    if q.order_by not in ORDER_FIELDS:
+        raise ValueError(f"cannot order by {q.order_by}")
+    where, params = _filters(q)
+    direction = sql.SQL("DESC" if q.descending else "ASC")
+    query = sql.SQL(
+        "SELECT {cols}, count(*) OVER () AS total FROM {t} c WHERE {where}"
+        " ORDER BY c.{order} {dir}, c.id {dir} OFFSET %s LIMIT %s"
+    ).format(cols=_COLUMNS, t=CAMPAIGNS, where=where, order=sql.Identifier(q.order_by),
+             dir=direction)
+    async with pool.connection() as conn:
+        cur = await conn.cursor(row_factory=dict_row).execute(
+            query, [*params, q.offset, q.limit])
+        rows = await cur.fetchall()
+        if rows:
+            total = int(rows[0]["total"])
+        else:
+            count = await conn.cursor().execute(
+                sql.SQL("SELECT count(*) FROM {} c WHERE {}").format(CAMPAIGNS, where), params)
+            found = await count.fetchone()
+            total = int(found[0]) if found else 0
+    return [render_campaign(r, q.no_body, q.no_body) for r in rows], total
+
+
+async def fetch_campaign(
+    pool: AsyncConnectionPool[Any], campaign_id: int, no_body: bool = False
+) -> dict[str, Any] | None:
+    """One campaign in listmonk's JSON shape, or ``None``."""
+    query = sql.SQL("SELECT {} FROM {} c WHERE c.id = %s").format(_COLUMNS, CAMPAIGNS)
+    async with pool.connection() as conn:
+        cur = await conn.cursor(row_factory=dict_row).execute(query, (campaign_id,))
+        row = await cur.fetchone()
+    return render_campaign(row, no_body) if row else None
+
+
+async def running_stats(
+    pool: AsyncConnectionPool[Any], ids: list[int]
+) -> list[dict[str, Any]]:
+    """Progress of the running campaigns (of ``ids`` when given), listmonk's ``CampaignStats``.
+
+    ``net_rate`` is messages per minute since the start; ``rate`` (the live rate over the last
+    minute) is reported by the sender, 0 until it does.
+    """
+    query = sql.SQL(
+        "SELECT id, status, to_send, sent, started_at, updated_at FROM {}"
+        " WHERE status = 'running' AND (cardinality(%s::bigint[]) = 0 OR id = ANY(%s))"
+        " ORDER BY id").format(CAMPAIGNS)
+    async with pool.connection() as conn:
+        cur = await conn.cursor(row_factory=dict_row).execute(query, (ids, ids))
+        rows = await cur.fetchall()
+    return [_stats(r) for r in rows]
+
+
+def _stats(row: dict[str, Any]) -> dict[str, Any]:
+    net_rate = 0
+    started, updated = row["started_at"], row["updated_at"]
+    if started is not None and updated is not None:
+        minutes = max(int((updated - started).total_seconds() // 60), 1)
+        net_rate = row["sent"] // minutes
+        if net_rate > row["sent"] or net_rate > row["to_send"]:
+            net_rate = row["sent"]
+    return {"id": row["id"], "status": row["status"], "to_send": row["to_send"],
+            "sent": row["sent"], "started_at": _time(started), "updated_at": _time(updated),
+            "rate": 0, "net_rate": net_rate}
+
+
+async def ids_matching(conn: psycopg.AsyncConnection[Any], search: str) -> list[int]:
+    """Ids of the campaigns a bulk delete by ``query`` removes (every campaign when empty)."""
+    where, params = search_condition(search) if search else (sql.SQL("TRUE"), [])
+    query = sql.SQL("SELECT c.id FROM {} c WHERE {} ORDER BY c.id").format(CAMPAIGNS, where)
+    cur = await conn.cursor().execute(query, params)
+    return [int(r[0]) for r in await cur.fetchall()]

@@ -1,0 +1,149 @@
+"""GET endpoints of campaigns: the list, one campaign, running stats and analytics.
+
+Parameters are read the way listmonk reads them (its paginator, Go's ``strconv`` rules).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.types import ControllerRouterHandler
+
+from postlog.runtime import Runtime
+from services.http.auth import require_auth
+from services.http.errors import APIError
+from services.query_api.campaigns.preview import campaign_preview_get_routes
+from services.query_api.campaigns.queries import (
+    DEFAULT_ORDER_FIELD,
+    ORDER_FIELDS,
+    CampaignQuery,
+    fetch_campaign,
+    query_campaigns,
+    running_stats,
+)
+from services.query_api.lists.routes import go_atoi, page_of, path_id
+
+CAMPAIGN_NOT_FOUND = "Campaign not found"
+INVALID_IDS = "One or more IDs are invalid: {}"
+MISSING_ID = "Missing field(s): `id`"
+INVALID_DATES = "Invalid `from` or `to` dates."
+INVALID_DATA = "Invalid data"
+ANALYTICS_TYPES = ("views", "clicks", "bounces", "links")
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+
+
+def go_bool(text: str | None) -> bool:
+    """``strconv.ParseBool`` where anything unparsable is false."""
+    return text in _TRUE
+
+
+def parse_ids(raw_ids: list[str]) -> list[int]:
+    """listmonk's ``parseStringIDs``: every value a positive integer, else 400."""
+    ids: list[int] = []
+    for raw in raw_ids:
+        value = go_atoi(raw)
+        if value is None:
+            raise APIError(400, INVALID_IDS.format(
+                f'strconv.Atoi: parsing "{raw}": invalid syntax'))
+        if value < 1:
+            raise APIError(400, INVALID_IDS.format(f"{value} is not a valid ID"))
+        ids.append(value)
+    return ids
+
+
+@get("/api/campaigns", guards=[require_auth], operation_id="getCampaigns")
+async def get_campaigns(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """A page of campaigns: ``query`` searches name and subject, ``status`` and ``tag`` (or
+    ``tags``) repeat, ``order_by`` name|status|created_at|updated_at, ``order`` asc|desc."""
+    params = request.query_params
+    search = str(params.get("query") or "").strip()
+    order_by = str(params.get("order_by") or "")
+    page, per_page, offset, limit = page_of(params)
+    query = CampaignQuery(
+        search=search,
+        statuses=tuple(s for s in params.getall("status", []) if s),
+        tags=tuple(t for t in [*params.getall("tag", []), *params.getall("tags", [])] if t),
+        order_by=order_by if order_by in ORDER_FIELDS else DEFAULT_ORDER_FIELD,
+        descending=str(params.get("order") or "").lower() != "asc",
+        offset=offset,
+        limit=limit,
+        no_body=go_bool(params.get("no_body")),
+    )
+    results, total = await query_campaigns(runtime.read_pool, query)
+    if not results:  # listmonk answers an empty page with zero values
+        return {"data": {"results": [], "search": "", "query": "", "total": 0, "per_page": 0,
+                         "page": 0}}
+    return {"data": {"results": results, "search": "", "query": search, "total": total,
+                     "per_page": per_page, "page": page}}
+
+
+@get("/api/campaigns/{campaign_id:str}", guards=[require_auth], operation_id="getCampaignById")
+async def get_campaign(
+    request: Request[Any, Any, Any], campaign_id: FromPath[str],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    no_body = go_bool(request.query_params.get("no_body"))
+    found = await fetch_campaign(runtime.read_pool, path_id(campaign_id), no_body)
+    if found is None:
+        raise APIError(404, CAMPAIGN_NOT_FOUND)
+    return {"data": found}
+
+
+@get("/api/campaigns/running/stats", guards=[require_auth],
+     operation_id="getRunningCampaignStats")
+async def get_running_stats(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """Progress of running campaigns; ``campaign_id`` (repeatable) narrows it to those."""
+    raw = [v for v in request.query_params.getall("campaign_id", []) if v]
+    ids = [i for i in (go_atoi(v) for v in raw) if i is not None and i > 0]
+    if raw and not ids:
+        return {"data": []}
+    return {"data": await running_stats(runtime.read_pool, ids)}
+
+
+@get("/api/campaigns/analytics/{kind:str}", guards=[require_auth],
+     operation_id="getCampaignAnalytics")
+async def get_analytics(
+    request: Request[Any, Any, Any], kind: FromPath[str], runtime: NamedDependency[Runtime]
+) -> dict[str, Any]:
+    """Views, clicks, bounces (``[{campaign_id, count, timestamp}]``) or links
+    (``[{url, count}]``) of campaigns between ``from`` and ``to``.
+
+    Tracking does not record events yet, so every series is empty.
+    """
+    params = request.query_params
+    ids = parse_ids(params.getall("id", []))
+    if not ids:
+        raise APIError(400, MISSING_ID)
+    start, end = str(params.get("from") or ""), str(params.get("to") or "")
+    if not (_is_date(start) and _is_date(end)):
+        raise APIError(400, INVALID_DATES)
+    if kind not in ANALYTICS_TYPES:
+        raise APIError(400, INVALID_DATA)
+    return {"data": []}
+
+
+def _is_date(text: str) -> bool:
+    """listmonk takes 10 to 30 characters that Postgres reads as a timestamp."""
+    if not 10 <= len(text) <= 30:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            date.fromisoformat(text[:10])
+        except ValueError:
+            return False
+    return True
+
+
+def campaign_query_routes() -> list[ControllerRouterHandler]:
+    return [get_campaigns, get_running_stats, get_analytics, get_campaign,
+            *campaign_preview_get_routes()]

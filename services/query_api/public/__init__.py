@@ -1,0 +1,1 @@
+"""The public subscriber pages on the query side: subscription form, opt-in, manage, export."""
