@@ -197,6 +197,13 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
                 print(f"admin user: {admin.username}\nadmin password: {admin.password}"
                       " (generated now: note it, it is not shown again)", file=out, flush=True)
             server = http_server(create_app(runtime, parts=HTTP_PARTS[name]), settings)
+            if name == "command-api":
+                # Starting scheduled campaigns is a command; safe with several instances.
+                from postlog.supervisor import background_services
+
+                tasks = await stack.enter_async_context(
+                    background_services(runtime, ("scheduler",))
+                )
         elif name == "sender":
             from postlog.campaign_listener import campaign_listener
 
