@@ -308,9 +308,10 @@ async def test_progress_is_counted_per_batch(api: httpx.AsyncClient, runtime: Ru
     async def done() -> bool:
         current = await status(api)
         seen.append(current["imported"])
-        return bool(current["status"] == "finished")
+        return current["status"] not in ("importing", "stopping")
 
     await eventually(done, within=60)
+    assert (await status(api))["status"] == "finished", await logs(api)
     assert seen == sorted(seen) and seen[-1] == 5000
     assert (await status(api))["total"] == 5000
     text = await logs(api)
