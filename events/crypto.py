@@ -103,10 +103,11 @@ def encrypt_value(key: bytes, value: PersonalValue, aad: bytes) -> str:
     return f"{TOKEN_PREFIX}{kind}:{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
 
 
-def decrypt_value(key: bytes | None, token: Any, aad: bytes) -> Any:
+def decrypt_value(key: bytes | AESGCM | None, token: Any, aad: bytes) -> Any:
     """The value sealed in ``token``; its redaction marker when ``key`` is None (erased).
 
     A value that is not a token is returned unchanged (data that was never encrypted).
+    ``key`` may be an ``AESGCM`` built from the key, to open several tokens with one object.
     """
     if not is_encrypted(token):
         return token
@@ -117,7 +118,8 @@ def decrypt_value(key: bytes | None, token: Any, aad: bytes) -> Any:
         return redacted(kind)
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
+        aead = key if isinstance(key, AESGCM) else AESGCM(key)
+        plain = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
                                     kind.encode() + b"|" + aad)
     except (InvalidTag, ValueError, binascii.Error) as exc:
         raise DecryptionError("token does not decrypt with this key") from exc

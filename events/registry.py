@@ -29,6 +29,7 @@ from events.campaigns import (
 )
 from events.imports import ImportFailed, ImportFinished, ImportStarted, ImportStopped
 from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.messages import CampaignTestQueued, TxMessageQueued
 from events.subscribers import (
     OptinRequested,
     RemovedFromLists,
@@ -85,6 +86,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ImportFinished,
     ImportStopped,
     ImportFailed,
+    TxMessageQueued,
+    CampaignTestQueued,
 )
 
 AnyEvent = (
@@ -124,6 +127,8 @@ AnyEvent = (
     | ImportFinished
     | ImportStopped
     | ImportFailed
+    | TxMessageQueued
+    | CampaignTestQueued
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -19,6 +19,7 @@ import msgspec
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
+from psycopg.types.json import JsonbBinaryLoader, JsonbLoader
 
 from events.base import Event, EventMetadata
 from events.registry import category_of, decode_event, encode_data, schema_version_of
@@ -91,6 +92,28 @@ _COLUMNS = (
     "tx_id::text::bigint, global_position, event_id, stream_id, category, version, type,"
     " schema_version, data, metadata, recorded_at"
 )
+
+
+class _FastJsonbLoader(JsonbLoader):
+    """jsonb columns decoded with msgspec (several times faster than ``json.loads``)."""
+
+    def load(self, data: Any) -> Any:
+        return msgspec.json.decode(data)
+
+
+class _FastJsonbBinaryLoader(JsonbBinaryLoader):
+    def load(self, data: Any) -> Any:
+        if data and data[0] != 1:
+            raise psycopg.DataError(f"unknown jsonb binary format: {data[0]}")
+        return msgspec.json.decode(memoryview(data)[1:])
+
+
+def _event_cursor(conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[tuple[Any, ...]]:
+    """A cursor for reading events, decoding their jsonb with msgspec."""
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.adapters.register_loader("jsonb", _FastJsonbLoader)
+    cur.adapters.register_loader("jsonb", _FastJsonbBinaryLoader)
+    return cur
 
 
 def _recorded(row: tuple[Any, ...]) -> RecordedEvent:
@@ -191,7 +214,7 @@ async def read_stream(
     conn: psycopg.AsyncConnection[Any], stream_id: str, after_version: int = 0
 ) -> list[RecordedEvent]:
     """Every event of one stream in version order (a stream's own order is its version)."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
+    cur = await _event_cursor(conn).execute(
         f"SELECT {_COLUMNS} FROM eventlog.events"
         " WHERE stream_id = %s AND version > %s ORDER BY version",
         (stream_id, after_version),
@@ -219,11 +242,14 @@ async def read_all(
         where.append(sql.SQL("category = ANY(%s)"))
         params.append(list(categories))
     query = sql.SQL(
-        "SELECT " + _COLUMNS + " FROM eventlog.events WHERE {} ORDER BY tx_id, global_position"
+        "SELECT " + _COLUMNS + " FROM eventlog.events WHERE {}"
+        # Qualified: a bare ``tx_id`` would name the output column ``tx_id::text::bigint``,
+        # which no index matches (every page would sort the rest of the log).
+        " ORDER BY events.tx_id, events.global_position"
         " LIMIT %s"
     ).format(sql.SQL(" AND ").join(where))
     params.append(limit)
-    cur = await conn.cursor(row_factory=tuple_row).execute(query, params)
+    cur = await _event_cursor(conn).execute(query, params)
     return [_recorded(row) for row in await cur.fetchall()]
 
 
@@ -232,7 +258,7 @@ async def head_position(conn: psycopg.AsyncConnection[Any]) -> Position:
     cur = await conn.cursor(row_factory=tuple_row).execute(
         "SELECT tx_id::text::bigint, global_position FROM eventlog.events"
         " WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-        " ORDER BY tx_id DESC, global_position DESC LIMIT 1"
+        " ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1"
     )
     row = await cur.fetchone()
     return Position(int(row[0]), int(row[1])) if row else START

@@ -57,6 +57,23 @@ class PreparedProjection(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchProjection(Protocol):
+    """A projection that writes a whole batch with fewer statements than one per event.
+
+    ``apply_batch`` must leave the tables exactly as applying the events one by one would
+    (e.g. one multi-row ``INSERT`` for consecutive creations, counters summed over the batch);
+    it stays pure. ``context`` is what ``prepare`` returned for a ``PreparedProjection``, else
+    None. ``projections.storage.batch_statements`` prefers it to the per-event methods.
+    """
+
+    def apply_batch(
+        self, events: Sequence[RecordedEvent], t: Tables, context: Any
+    ) -> list[Statement]:
+        """Statements that apply ``events`` (all of the projection's categories), in order."""
+        ...
+
+
 def live_tables(projection: Projection, suffix: str = "") -> dict[str, sql.Identifier]:
     """Identifiers of a projection's tables, optionally with a suffix (for rebuilds)."""
     return {name: sql.Identifier("readmodel", name + suffix) for name in projection.tables}

@@ -75,7 +75,7 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         metrics: Metrics,
         *,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         idle_catch_up: float = 1.0,
         notify_grace: float = 0.5,
         after_commit: AfterCommit | None = None,

@@ -16,7 +16,13 @@ from psycopg.rows import tuple_row
 
 from events.store import START, Position, RecordedEvent
 from postlog.db import READER_ROLE
-from projections.base import PreparedProjection, Projection, Statement, Tables
+from projections.base import (
+    BatchProjection,
+    PreparedProjection,
+    Projection,
+    Statement,
+    Tables,
+)
 
 # Channel on which a commit of a projection's batch is announced (payload: the projection's name).
 NOTIFY_CHANNEL = "postlog_projections"
@@ -148,14 +154,20 @@ async def batch_statements(
     events: Iterable[RecordedEvent],
 ) -> list[Statement]:
     """Like ``statements_for``, first preparing a ``PreparedProjection``'s context (in the
-    caller's transaction, so it sees what the batch's events saw)."""
-    if not isinstance(projection, PreparedProjection):
+    caller's transaction, so it sees what the batch's events saw). A ``BatchProjection``
+    writes the batch with its own (fewer) statements."""
+    if not isinstance(projection, PreparedProjection | BatchProjection):
         return statements_for(projection, tables, events)
     categories = set(projection.categories)
     wanted = [e for e in events if e.category in categories]
     if not wanted:
         return []
-    context = await projection.prepare(conn, wanted)
+    context = None
+    if isinstance(projection, PreparedProjection):
+        context = await projection.prepare(conn, wanted)
+    if isinstance(projection, BatchProjection):
+        return projection.apply_batch(wanted, tables, context)
+    assert isinstance(projection, PreparedProjection)
     return [s for e in wanted for s in projection.apply_prepared(e, tables, context)]
 
 

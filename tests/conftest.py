@@ -63,4 +63,7 @@ def settings(database_url: str, nats_server_url: str, nats_prefix: str) -> Setti
         admin_password="admin-password",
         log_format="console",
         log_level="warning",
+        # Generous: a loaded machine (or a long write transaction elsewhere on a shared server,
+        # which holds back every log reader) must not turn read-your-writes into a stale answer.
+        read_your_writes_timeout=30.0,
     )

@@ -10,10 +10,17 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import Response
+from litestar import Request, Response
 
 from postlog.runtime import Runtime
-from services.command_api.executor import CommandContext, CommandOutcome, store_response
+from services.command_api.executor import (
+    CommandContext,
+    CommandOutcome,
+    DecideFn,
+    execute,
+    store_response,
+)
+from services.http.context import command_context
 
 log = structlog.get_logger(__name__)
 
@@ -41,3 +48,17 @@ async def answer(
     if ctx.idempotency_key:
         await store_response(runtime.pool, ctx.idempotency_key, status_code, body)
     return Response(content=body, status_code=status_code, media_type="application/json")
+
+
+async def run_command(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    decide: DecideFn,
+    projections: Sequence[str],
+    read: Callable[[], Awaitable[Any]] | None = None,
+) -> Response[bytes]:
+    """Run ``decide`` as the request's command (idempotency, one transaction) and ``answer``
+    it: the common shape of an endpoint that needs nothing from the outcome but its answer."""
+    ctx = await command_context(request)
+    outcome = await execute(runtime.pool, ctx, decide)
+    return await answer(runtime, ctx, outcome, projections, read)

@@ -13,9 +13,11 @@ from services.command_api.subscribers.bulk import subscriber_bulk_routes
 from services.command_api.subscribers.by_query import subscriber_by_query_routes
 from services.command_api.subscribers.routes import subscriber_routes
 from services.command_api.templates.routes import template_command_routes
+from services.command_api.tx.routes import tx_routes
 
 
 def command_routes() -> list[ControllerRouterHandler]:
     return [*list_command_routes(), *subscriber_routes(), *subscriber_bulk_routes(),
             *template_command_routes(), *campaign_command_routes(), *public_command_routes(),
-            *import_command_routes(), *subscriber_by_query_routes(), *subscriber_bounce_routes()]
+            *import_command_routes(), *subscriber_by_query_routes(), *subscriber_bounce_routes(),
+            *tx_routes()]

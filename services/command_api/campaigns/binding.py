@@ -15,10 +15,14 @@ from typing import Any
 from services.command_api.campaigns.commands import CampaignPatch
 from services.command_api.domain import InvalidInput
 from services.command_api.lists.commands import normalize_tags
-from services.command_api.subscribers.binding import (
+from services.http.binding import (
     bind_object,
+    bool_field,
+    int_field,
     int_list_field,
+    object_field,
     string_field,
+    string_list,
     type_error,
 )
 
@@ -57,16 +61,16 @@ def campaign_request(body: bytes) -> CampaignRequest:
     if "headers" in data:
         values["headers"] = _headers(data.get("headers"))
     if data.get("attribs") is not None:
-        values["attribs"] = _object(data, "attribs")
+        values["attribs"] = object_field(data, "attribs")
     if "tags" in data:
         values["tags"] = _tags(data.get("tags"))
     if data.get("archive") is not None:
-        values["archive"] = _bool(data, "archive")
+        values["archive"] = bool_field(data, "archive")
     if "archive_template_id" in data:
-        values["archive_template_id"] = _int(data, "archive_template_id") or None
+        values["archive_template_id"] = int_field(data, "archive_template_id") or None
     if "archive_meta" in data:
-        values["archive_meta"] = _object(data, "archive_meta") or {}
-    template_id = _int(data, "template_id")
+        values["archive_meta"] = object_field(data, "archive_meta") or {}
+    template_id = int_field(data, "template_id")
     return CampaignRequest(
         patch=CampaignPatch(**values),
         campaign_type=string_field(data, "type") or "",
@@ -87,9 +91,9 @@ def archive_request(body: bytes) -> ArchiveRequest:
     """Bind a ``PUT /api/campaigns/:id/archive`` JSON body."""
     data = bind_object(body, ("archive", "archive_template_id", "archive_meta", "archive_slug"))
     return ArchiveRequest(
-        archive=_bool(data, "archive") or False,
-        archive_template_id=_int(data, "archive_template_id") or 0,
-        archive_meta=_object(data, "archive_meta"),
+        archive=bool_field(data, "archive"),
+        archive_template_id=int_field(data, "archive_template_id") or 0,
+        archive_meta=object_field(data, "archive_meta"),
         archive_slug=string_field(data, "archive_slug") or "",
     )
 
@@ -135,38 +139,4 @@ def _headers(value: Any) -> list[dict[str, str]]:
 
 
 def _tags(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise type_error("pq.StringArray", value, "tags")
-    for item in value:
-        if item is not None and not isinstance(item, str):
-            raise type_error("string", item, "tags")
-    return normalize_tags([item for item in value if item is not None])
-
-
-def _object(data: Mapping[str, Any], field: str) -> dict[str, Any] | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise type_error("models.JSON", value, field)
-    return value
-
-
-def _bool(data: Mapping[str, Any], field: str) -> bool | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise type_error("bool", value, field)
-    return value
-
-
-def _int(data: Mapping[str, Any], field: str) -> int | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not -2**63 <= value < 2**63:
-        raise type_error("int", value, field)
-    return value
+    return normalize_tags(string_list(value, "pq.StringArray", "tags") or [])

@@ -51,21 +51,22 @@ from services.command_api.campaigns.decider import (
     campaign_decider,
     stream_id,
 )
+from services.command_api.campaigns.test_send import campaign_test_routes
 from services.command_api.decider import load
 from services.command_api.domain import Conflict, InvalidInput, NotFound
+from services.command_api.each_stream import decide_each
 from services.command_api.executor import Decision, execute
-from services.command_api.respond import answer
+from services.command_api.respond import answer, run_command
+from services.command_api.sequences import next_id
 from services.http.auth import require_auth
+from services.http.binding import Form, read_body
 from services.http.context import command_context
-from services.http.errors import APIError
+from services.http.params import ids_or_query, path_id
 from services.query_api.campaigns.preview import campaign_preview_post_routes
 from services.query_api.campaigns.queries import fetch_campaign, ids_matching, render_campaign
-from services.query_api.campaigns.routes import parse_ids
-from services.query_api.lists.routes import path_id
 
 PROJECTIONS = ("campaigns",)
 SLUG_TAKEN = "Archive slug is already used by another campaign."
-INVALID_IDS = "One or more IDs are invalid: {}"
 AnyRequest = Request[Any, Any, Any]
 Conn = psycopg.AsyncConnection[Any]
 
@@ -76,17 +77,11 @@ def _now() -> datetime:
 
 async def _json_body(request: AnyRequest, form_fields: tuple[str, ...] = ()) -> bytes:
     """The request's JSON body; a form body (for ``form_fields``) as the same JSON."""
-    body = await request.body()
-    if not body:
-        return b""
-    media_type = request.content_type[0].lower()
-    if media_type == "application/json":
-        return body
-    if form_fields and media_type in ("application/x-www-form-urlencoded",
-                                      "multipart/form-data"):
-        form = await request.form()
-        return msgspec.json.encode({k: str(form.get(k)) for k in form if k in form_fields})
-    raise APIError(415, "Unsupported Media Type")
+
+    def from_form(form: Form) -> bytes:
+        return msgspec.json.encode({k: v[0] for k, v in form.items() if k in form_fields})
+
+    return await read_body(request, bytes, from_form if form_fields else None, b"")
 
 
 async def _decide(conn: Conn, campaign_id: int, command: CampaignCommand,
@@ -103,16 +98,13 @@ async def _decide(conn: Conn, campaign_id: int, command: CampaignCommand,
 async def _run(request: AnyRequest, runtime: Runtime, campaign_id: int,
                decide: Callable[[Conn], Awaitable[StreamAppend]],
                read: Callable[[], Awaitable[Any]] | None = None) -> Response[bytes]:
-    ctx = await command_context(request)
-
     async def decision(conn: Conn) -> Decision:
         return Decision([await decide(conn)], {"campaign_id": campaign_id})
 
-    outcome = await execute(runtime.pool, ctx, decision)
     if read is None:
         async def read() -> Any:
             return await fetch_campaign(runtime.read_pool, campaign_id)
-    return await answer(runtime, ctx, outcome, PROJECTIONS, read)
+    return await run_command(request, runtime, decision, PROJECTIONS, read)
 
 
 def _create_command(req: CampaignRequest, runtime: Runtime, campaign_id: int,
@@ -145,11 +137,7 @@ async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
         campaign_decider.decide(campaign_decider.initial, probe)
         if problem:
             raise InvalidInput(problem)
-        cur = await conn.cursor(row_factory=tuple_row).execute(
-            "SELECT nextval('eventlog.campaign_id_seq')")
-        row = await cur.fetchone()
-        assert row is not None
-        new_id = int(row[0])
+        new_id = await next_id(conn, "eventlog.campaign_id_seq")
         command = _create_command(req, runtime, new_id, str(uuid.uuid4()), lists, template_id,
                                   at)
         append = await _decide(conn, new_id, command)
@@ -278,30 +266,17 @@ async def delete_campaigns(request: AnyRequest, runtime: NamedDependency[Runtime
                            ) -> Response[bytes]:
     """``?id=1&id=2`` deletes those campaigns; else ``?query=words`` those whose name or
     subject match, and ``?all=true`` every campaign. Unknown ids are ignored, like listmonk."""
-    params = request.query_params
-    raw_ids = params.getall("id", [])
-    ids: list[int] | None = parse_ids(raw_ids) if raw_ids else None
-    search = str(params.get("query") or "").strip()
-    if ids is None and not search and params.get("all") != "true":
-        raise APIError(400, INVALID_IDS.format("id or query required"))
-    ctx = await command_context(request)
+    ids, search = ids_or_query(request.query_params)
     at = _now()
 
     async def decide(conn: Conn) -> Decision:
         targets = ids if ids is not None else await ids_matching(conn, search)
-        appends: list[StreamAppend] = []
-        for target in dict.fromkeys(targets):
-            try:
-                appends.append(await _decide(conn, target,
-                                             DeleteCampaign(campaign_id=target, at=at)))
-            except NotFound:
-                continue
-        return Decision(appends, {"deleted": [a.stream_id for a in appends]})
+        return await decide_each(targets, lambda target: _decide(
+            conn, target, DeleteCampaign(campaign_id=target, at=at)))
 
-    outcome = await execute(runtime.pool, ctx, decide)
-    return await answer(runtime, ctx, outcome, PROJECTIONS)
+    return await run_command(request, runtime, decide, PROJECTIONS)
 
 
 def campaign_command_routes() -> list[ControllerRouterHandler]:
     return [create_campaign, update_campaign, update_status, update_archive, delete_campaign,
-            delete_campaigns, *campaign_preview_post_routes()]
+            delete_campaigns, *campaign_preview_post_routes(), *campaign_test_routes()]

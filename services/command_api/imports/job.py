@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +66,7 @@ class ImportJob:
     master_key: bytes | None
     batch_rows: int = BATCH_ROWS
     writers: int = WRITERS
+    on_append: Callable[[int], None] | None = None  # the process's metrics (events appended)
 
 
 def start(pool: AsyncConnectionPool[Any], job: ImportJob, import_log: ImportLog) -> None:
@@ -142,9 +144,9 @@ async def _import_rows(pool: AsyncConnectionPool[Any], job: ImportJob, reader: C
                 written, pending = await asyncio.wait(
                     pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in written:
-                    stop = _count(task.result(), import_log, counts) or stop
+                    stop = _count(task.result(), job, import_log, counts) or stop
         for task in pending:
-            stop = _count(await task, import_log, counts) or stop
+            stop = _count(await task, job, import_log, counts) or stop
     except BaseException:
         for task in pending:
             task.cancel()
@@ -153,8 +155,11 @@ async def _import_rows(pool: AsyncConnectionPool[Any], job: ImportJob, reader: C
     return stop
 
 
-def _count(outcome: BatchOutcome, import_log: ImportLog, counts: list[int]) -> bool:
+def _count(outcome: BatchOutcome, job: ImportJob, import_log: ImportLog,
+           counts: list[int]) -> bool:
     """Add a written batch to the progress; True if the import is asked to stop."""
+    if job.on_append is not None and outcome.plan.appends:
+        job.on_append(outcome.plan.event_count)
     if outcome.plan.imported:
         counts[1] += outcome.plan.imported
         import_log(f"imported {counts[1]}")

@@ -41,6 +41,7 @@ NOT_A_ZIP = "zip: not a valid zip file"
 NO_CSV_IN_ZIP = "no CSV files found in the ZIP"
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _CHUNK = 1 << 20
+MAX_EXTRACTED_BYTES = 32 * 1024**3  # a ZIP bomb stops here rather than fill the disk
 
 
 class ImportFileError(Exception):
@@ -72,7 +73,7 @@ def extract_csv(zip_path: str, into: str, log: Log) -> str:
     """Extract the ZIP's first ``.csv`` file into the directory ``into``; its path."""
     try:
         archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError):
         raise ImportFileError(NOT_A_ZIP) from None
     with archive:
         for member in archive.infolist():
@@ -86,16 +87,24 @@ def extract_csv(zip_path: str, into: str, log: Log) -> str:
             target = os.path.join(into, name)  # the base name only: no path traversal
             log(f"extracting '{name}'")
             try:
-                with archive.open(member) as src, open(target, "wb") as out:
-                    while chunk := src.read(_CHUNK):
-                        out.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                _extract(archive, member, target)
+            except Exception as exc:  # corrupt, encrypted, unsupported compression, too big
                 log(f"error extracting '{name}': {exc}")
                 raise ImportFileError(str(exc)) from None
             log(f"extracted '{name}'")
             return target
     log(NO_CSV_IN_ZIP)
     raise ImportFileError(NO_CSV_IN_ZIP)
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str) -> None:
+    written = 0
+    with archive.open(member) as src, open(target, "wb") as out:
+        while chunk := src.read(_CHUNK):
+            written += len(chunk)
+            if written > MAX_EXTRACTED_BYTES:
+                raise ImportFileError(f"the CSV is larger than {MAX_EXTRACTED_BYTES} bytes")
+            out.write(chunk)
 
 
 def go_list(cols: list[str]) -> str:

@@ -137,7 +137,8 @@ async def import_subscribers(
         raise
     jobs.start(runtime.pool, jobs.ImportJob(
         import_id=import_id, options=options, csv_path=path, workdir=workdir,
-        metadata=metadata, master_key=master_key(runtime)), import_log)
+        metadata=metadata, master_key=master_key(runtime),
+        on_append=runtime.metrics.observe_append), import_log)
     return _json(state.as_json())
 
 

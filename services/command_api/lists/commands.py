@@ -19,6 +19,13 @@ from events.lists import (
     ListType,
 )
 from services.command_api.domain import InvalidInput
+from services.http.binding import (
+    bind_object,
+    first_values,
+    form_fields,
+    string_field,
+    string_list,
+)
 
 NAME_MAX_BYTES = 2000  # listmonk's stdInputMaxLen, counted in bytes like Go's len()
 INVALID_NAME = "Invalid name"
@@ -68,8 +75,6 @@ ListCommand = CreateList | UpdateList | DeleteList
 TAG_MAX_CHARS = 100  # listmonk stores tags as VARCHAR(100)[]
 _SPACES = re.compile(r"\s+")
 _STRING_FIELDS = ("name", "type", "optin", "status", "description")
-_GO_KINDS = {str: "string", bool: "bool", int: "number", float: "number", list: "array",
-             dict: "object"}
 
 
 @dataclass(frozen=True)
@@ -126,57 +131,20 @@ def normalize_tags(tags: list[str]) -> tuple[str, ...]:
     return tuple(tag for tag in out if tag)
 
 
-def _kind(value: Any) -> str:
-    return _GO_KINDS.get(type(value), "value")
-
-
 def fields_from_json(body: bytes) -> ListFields:
     """Parse a JSON body the way Go's decoder binds it (unknown keys ignored, keys matched
     case-insensitively, ``null`` leaves a field empty); type errors are 400s."""
-    if not body.strip():
-        return ListFields()
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"Syntax error: {exc}") from None
-    if data is None:
-        return ListFields()
-    if not isinstance(data, dict):
-        raise InvalidInput(f"Unmarshal type error: expected=object, got={_kind(data)}, field=")
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        lowered = key.lower()
-        if (lowered in _STRING_FIELDS or lowered == "tags") and (key == lowered
-                                                                 or lowered not in data):
-            values[lowered] = value
-    strings: dict[str, str] = {}
-    for name in _STRING_FIELDS:
-        value = values.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(
-                f"Unmarshal type error: expected=string, got={_kind(value)}, field={name}")
-        strings[name] = value or ""
+    values = bind_object(body, (*_STRING_FIELDS, "tags"))
+    strings = {name: string_field(values, name) or "" for name in _STRING_FIELDS}
     return ListFields(**strings, tags=_json_tags(values.get("tags")))
 
 
 def _json_tags(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidInput(f"Unmarshal type error: expected=[]string, got={_kind(value)},"
-                           " field=tags")
-    for item in value:
-        if item is not None and not isinstance(item, str):
-            raise InvalidInput(
-                f"Unmarshal type error: expected=string, got={_kind(item)}, field=tags")
-    return normalize_tags([item for item in value if item is not None])
+    return normalize_tags(string_list(value, "[]string", "tags") or [])
 
 
 def fields_from_form(form: Mapping[str, list[str]]) -> ListFields:
     """Bind form fields (``--form name=...``) like echo: names match case-insensitively, the
     first value of a field counts, ``tags`` may repeat."""
-    lowered: dict[str, list[str]] = {}
-    for key, values in form.items():
-        lowered.setdefault(key.lower(), []).extend(values)
-    strings = {name: (lowered.get(name) or [""])[0] for name in _STRING_FIELDS}
-    return ListFields(**strings, tags=normalize_tags(lowered.get("tags", [])))
+    return ListFields(**first_values(form, _STRING_FIELDS),
+                      tags=normalize_tags(form_fields(form).get("tags", [])))

@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import msgspec
 
 from services.command_api.domain import InvalidInput
 from services.command_api.templates.commands import (
@@ -23,10 +20,9 @@ from services.command_api.templates.commands import (
     check_template,
     template_type,
 )
+from services.http.binding import bound_items, decode_object, first_values, string_value
 
 _FIELDS = ("name", "type", "subject", "body", "body_source")
-_GO_KINDS = {str: "string", bool: "bool", int: "number", float: "number", list: "array",
-             dict: "object"}
 
 
 @dataclass(frozen=True)
@@ -61,31 +57,13 @@ class TemplateFields:
                               body=self.body, body_source=self.body_source or None, at=at)
 
 
-def _kind(value: Any) -> str:
-    return _GO_KINDS.get(type(value), "value")
-
-
 def fields_from_json(body: bytes) -> TemplateFields:
-    """Bind a JSON body; syntax and type errors are 400s."""
-    if not body.strip():
-        return TemplateFields()
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"Syntax error: {exc}") from None
+    """Bind a JSON body; syntax and type errors are 400s (the first wrong field in the
+    body's order)."""
+    data = decode_object(body)
     if data is None:
         return TemplateFields()
-    if not isinstance(data, dict):
-        raise InvalidInput(f"Unmarshal type error: expected=object, got={_kind(data)}, field=")
-    values: dict[str, str | None] = {}
-    for key, value in data.items():
-        lowered = key.lower()
-        if lowered not in _FIELDS or (key != lowered and lowered in data):
-            continue
-        if value is not None and not isinstance(value, str):
-            raise InvalidInput(
-                f"Unmarshal type error: expected=string, got={_kind(value)}, field={lowered}")
-        values[lowered] = value
+    values = {field: string_value(value, field) for field, value in bound_items(data, _FIELDS)}
     return TemplateFields(
         name=values.get("name") or "", type=values.get("type") or "",
         subject=values.get("subject") or "", body=values.get("body") or "",
@@ -94,9 +72,6 @@ def fields_from_json(body: bytes) -> TemplateFields:
 
 def fields_from_form(form: Mapping[str, list[str]]) -> TemplateFields:
     """Bind form fields: names match case-insensitively, the first value of a field counts."""
-    lowered: dict[str, list[str]] = {}
-    for key, values in form.items():
-        lowered.setdefault(key.lower(), []).extend(values)
-    first = {name: (lowered.get(name) or [""])[0] for name in _FIELDS}
+    first = first_values(form, _FIELDS)
     return TemplateFields(name=first["name"], type=first["type"], subject=first["subject"],
                           body=first["body"], body_source=first["body_source"] or None)

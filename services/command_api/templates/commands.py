@@ -19,6 +19,7 @@ from services.query_api.templates.engine import (
     has_content_tag,
 )
 
+TEMPLATE_ID_SEQUENCE = "eventlog.template_id_seq"  # where new template ids come from
 NAME_MAX_BYTES = 2000  # listmonk's stdInputMaxLen, counted in bytes like Go's len()
 INVALID_NAME = "Invalid length for name."
 MISSING_SUBJECT = "Missing field(s): subject"

@@ -23,22 +23,24 @@ from events.templates import TemplateCreated
 from postlog.runtime import Runtime
 from services.command_api.decider import decide_on_stream, load
 from services.command_api.executor import Decision, execute
-from services.command_api.respond import answer
+from services.command_api.respond import answer, run_command
+from services.command_api.sequences import next_id
 from services.command_api.templates.binding import (
     TemplateFields,
     fields_from_form,
     fields_from_json,
 )
 from services.command_api.templates.commands import (
+    TEMPLATE_ID_SEQUENCE,
     DeleteTemplate,
     MakeDefault,
     UnsetDefault,
 )
 from services.command_api.templates.decider import Active, stream_id, template_decider
 from services.http.auth import require_auth
+from services.http.binding import read_body
 from services.http.context import command_context
-from services.http.errors import APIError
-from services.query_api.lists.routes import path_id
+from services.http.params import path_id
 from services.query_api.templates.queries import all_templates, fetch_template, render_template
 from services.query_api.templates.routes import html_response, no_body_param, preview_form
 
@@ -53,24 +55,7 @@ def _now() -> datetime:
 async def read_fields(request: Request[Any, Any, Any]) -> TemplateFields:
     """The template fields of a JSON or form body (echo's binder: an empty body binds
     nothing, other media types are 415)."""
-    body = await request.body()
-    if not body:
-        return TemplateFields()
-    media_type = request.content_type[0].lower()
-    if media_type == "application/json":
-        return fields_from_json(body)
-    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        return fields_from_form({k: [str(v) for v in form.getall(k)] for k in form})
-    raise APIError(415, "Unsupported Media Type")
-
-
-async def _next_template_id(conn: psycopg.AsyncConnection[Any]) -> int:
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT nextval('eventlog.template_id_seq')")
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
+    return await read_body(request, fields_from_json, fields_from_form, TemplateFields())
 
 
 async def _latest_default(conn: psycopg.AsyncConnection[Any]) -> int | None:
@@ -110,7 +95,7 @@ async def create_template(
     created: list[TemplateCreated] = []
 
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        template_id = await _next_template_id(conn)
+        template_id = await next_id(conn, TEMPLATE_ID_SEQUENCE)
         command = fields.to_create(template_id, at)
         append = await decide_on_stream(conn, stream_id(template_id), template_decider, command)
         created[:] = [e for e in append.events if isinstance(e, TemplateCreated)]
@@ -140,15 +125,13 @@ async def update_template(
 ) -> Response[bytes]:
     target = path_id(template_id)
     command = (await read_fields(request)).to_update(target, _now())
-    ctx = await command_context(request)
 
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
         append = await decide_on_stream(conn, stream_id(target), template_decider, command)
         return Decision([append], {"template_id": target})
 
-    outcome = await execute(runtime.pool, ctx, decide)
-    return await answer(runtime, ctx, outcome, PROJECTIONS,
-                        lambda: fetch_template(runtime.read_pool, target))
+    return await run_command(request, runtime, decide, PROJECTIONS,
+                             lambda: fetch_template(runtime.read_pool, target))
 
 
 @put("/api/templates/{template_id:str}/default", guards=[require_auth],
@@ -160,7 +143,6 @@ async def set_default_template(
     """Make a campaign template the default; answers every template, like listmonk."""
     target = path_id(template_id)
     no_body = no_body_param(request)
-    ctx = await command_context(request)
     at = _now()
 
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
@@ -175,9 +157,8 @@ async def set_default_template(
                                                     new_default_template_id=target, at=at))
         return Decision([unset, made])  # unset first: never two defaults in the read model
 
-    outcome = await execute(runtime.pool, ctx, decide)
-    return await answer(runtime, ctx, outcome, PROJECTIONS,
-                        lambda: all_templates(runtime.read_pool, no_body))
+    return await run_command(request, runtime, decide, PROJECTIONS,
+                             lambda: all_templates(runtime.read_pool, no_body))
 
 
 @delete("/api/templates/{template_id:str}", guards=[require_auth],
@@ -188,7 +169,6 @@ async def delete_template(
 ) -> Response[bytes]:
     """Delete a template that is not the default; campaigns using it switch to the default."""
     target = path_id(template_id)
-    ctx = await command_context(request)
     at = _now()
 
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
@@ -197,8 +177,7 @@ async def delete_template(
         return Decision([await decide_on_stream(conn, stream_id(target), template_decider,
                                                 command)])
 
-    outcome = await execute(runtime.pool, ctx, decide)
-    return await answer(runtime, ctx, outcome, PROJECTIONS)
+    return await run_command(request, runtime, decide, PROJECTIONS)
 
 
 @post("/api/templates/preview", guards=[require_auth], operation_id="previewTemplate",

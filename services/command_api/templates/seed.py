@@ -24,7 +24,12 @@ from events.base import Event
 from events.store import NO_STREAM, StreamAppend, derive_event_ids
 from events.templates import TemplateType
 from services.command_api.executor import CommandContext, Decision, execute
-from services.command_api.templates.commands import CreateTemplate, MakeDefault
+from services.command_api.sequences import next_id
+from services.command_api.templates.commands import (
+    TEMPLATE_ID_SEQUENCE,
+    CreateTemplate,
+    MakeDefault,
+)
 from services.command_api.templates.decider import stream_id as template_stream
 from services.command_api.templates.decider import template_decider
 
@@ -61,14 +66,6 @@ async def _templates_recorded(conn: psycopg.AsyncConnection[Any]) -> bool:
     return bool(row and row[0])
 
 
-async def _next_id(conn: psycopg.AsyncConnection[Any]) -> int:
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT nextval('eventlog.template_id_seq')")
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def seed_events(seed: SeedTemplate, template_id: int, at: datetime) -> list[Event]:
     """The events that create one seed template (and make it the default if it is one)."""
     create = CreateTemplate(template_id=template_id, name=seed.name,
@@ -92,7 +89,7 @@ async def ensure_default_templates(pool: AsyncConnectionPool[Any]) -> bool:
         at = datetime.now(UTC)
         planned: list[tuple[str, list[Event]]] = []
         for seed in SEEDS:
-            template_id = await _next_id(conn)
+            template_id = await next_id(conn, TEMPLATE_ID_SEQUENCE)
             planned.append((template_stream(template_id), seed_events(seed, template_id, at)))
         ids = derive_event_ids(SEED_KEY, sum(len(events) for _, events in planned))
         appends: list[StreamAppend] = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -22,8 +21,9 @@ from psycopg.rows import dict_row
 
 from postlog.runtime import Runtime
 from services.http.auth import require_auth
+from services.http.binding import form_values
 from services.http.errors import APIError
-from services.query_api.lists.routes import go_atoi, path_id
+from services.http.params import go_atoi, path_id
 from services.query_api.templates.preview_data import (
     DUMMY_UUID,
     ENGLISH,
@@ -87,23 +87,11 @@ def render(row: dict[str, Any], root_url: str) -> Response[str]:
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     """``content_type``, ``body`` and ``template_id`` like echo's ``FormValue``: from a form
     body (or a JSON one), else from the query string."""
-    values: dict[str, str] = {}
-    media_type = request.content_type[0].lower()
-    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        values = {k: str(form.get(k)) for k in _FORM_FIELDS if k in form}
-    elif media_type == "application/json" and (raw := await request.body()).strip():
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise APIError(400, f"Syntax error: {exc}") from None
-        if isinstance(data, dict):
-            values = {k: str(v) for k in _FORM_FIELDS
-                      if isinstance(v := data.get(k), str | int) and not isinstance(v, bool)}
-    for key in _FORM_FIELDS:
-        if key not in values and key in request.query_params:
-            values[key] = str(request.query_params.get(key))
-    return values
+    return await form_values(request, _FORM_FIELDS, _text_or_number)
+
+
+def _text_or_number(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 @get("/api/campaigns/{campaign_id:str}/preview", guards=[require_auth],

@@ -5,7 +5,6 @@ The command side reuses ``fetch_campaign`` to answer a write with exactly what a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from services.query_api.lists.queries import timestamp
+from services.query_api.paging import all_of, fetch_page, text_search
 
 CAMPAIGNS = sql.Identifier("readmodel", "campaigns")
 CAMPAIGN_LISTS = sql.Identifier("readmodel", "campaign_lists")
@@ -31,7 +31,6 @@ _COLUMNS = sql.SQL(
     " c.tags, c.headers, c.attribs, c.template_id, c.messenger, c.archive, c.archive_slug,"
     " c.archive_template_id, c.archive_meta"
 ).format(lists=CAMPAIGN_LISTS)
-_SPACES = re.compile(r"\s+")
 
 
 def _time(value: datetime | None) -> str | None:
@@ -94,9 +93,7 @@ class CampaignQuery:
 def search_condition(search: str) -> tuple[sql.Composable, list[Any]]:
     """listmonk's campaign search: every word of the text in name and subject (full text),
     or the text inside ``name || ' ' || subject``."""
-    pattern = "%" + _SPACES.sub("&", search) + "%"
-    return (sql.SQL("(to_tsvector(concat(c.name, ' ', c.subject)) @@ plainto_tsquery(%s)"
-                    " OR concat(c.name, ' ', c.subject) ILIKE %s)"), [search, pattern])
+    return text_search(sql.SQL("concat(c.name, ' ', c.subject)"), search)
 
 
 def _filters(q: CampaignQuery) -> tuple[sql.Composable, list[Any]]:
@@ -112,9 +109,7 @@ def _filters(q: CampaignQuery) -> tuple[sql.Composable, list[Any]]:
     if q.tags:
         where.append(sql.SQL("c.tags @> %s::text[]"))
         params.append(list(q.tags))
-    if not where:
-        return sql.SQL("TRUE"), params
-    return sql.SQL(" AND ").join(where), params
+    return all_of(where), params
 
 
 async def query_campaigns(
@@ -124,23 +119,9 @@ async def query_campaigns(
     if q.order_by not in ORDER_FIELDS:
         raise ValueError(f"cannot order by {q.order_by}")
     where, params = _filters(q)
-    direction = sql.SQL("DESC" if q.descending else "ASC")
-    query = sql.SQL(
-        "SELECT {cols}, count(*) OVER () AS total FROM {t} c WHERE {where}"
-        " ORDER BY c.{order} {dir}, c.id {dir} OFFSET %s LIMIT %s"
-    ).format(cols=_COLUMNS, t=CAMPAIGNS, where=where, order=sql.Identifier(q.order_by),
-             dir=direction)
-    async with pool.connection() as conn:
-        cur = await conn.cursor(row_factory=dict_row).execute(
-            query, [*params, q.offset, q.limit])
-        rows = await cur.fetchall()
-        if rows:
-            total = int(rows[0]["total"])
-        else:
-            count = await conn.cursor().execute(
-                sql.SQL("SELECT count(*) FROM {} c WHERE {}").format(CAMPAIGNS, where), params)
-            found = await count.fetchone()
-            total = int(found[0]) if found else 0
+    rows, total = await fetch_page(
+        pool, columns=_COLUMNS, table=CAMPAIGNS, alias="c", where=where, params=params,
+        order_by=q.order_by, descending=q.descending, offset=q.offset, limit=q.limit)
     return [render_campaign(r, q.no_body, q.no_body) for r in rows], total
 
 

@@ -16,6 +16,7 @@ from litestar.types import ControllerRouterHandler
 from postlog.runtime import Runtime
 from services.http.auth import require_auth
 from services.http.errors import APIError
+from services.http.params import go_atoi, go_bool, parse_ids, path_id
 from services.query_api.campaigns.preview import campaign_preview_get_routes
 from services.query_api.campaigns.queries import (
     DEFAULT_ORDER_FIELD,
@@ -25,34 +26,13 @@ from services.query_api.campaigns.queries import (
     query_campaigns,
     running_stats,
 )
-from services.query_api.lists.routes import go_atoi, page_of, path_id
+from services.query_api.paging import envelope, order_of, page_of
 
 CAMPAIGN_NOT_FOUND = "Campaign not found"
-INVALID_IDS = "One or more IDs are invalid: {}"
 MISSING_ID = "Missing field(s): `id`"
 INVALID_DATES = "Invalid `from` or `to` dates."
 INVALID_DATA = "Invalid data"
 ANALYTICS_TYPES = ("views", "clicks", "bounces", "links")
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-
-
-def go_bool(text: str | None) -> bool:
-    """``strconv.ParseBool`` where anything unparsable is false."""
-    return text in _TRUE
-
-
-def parse_ids(raw_ids: list[str]) -> list[int]:
-    """listmonk's ``parseStringIDs``: every value a positive integer, else 400."""
-    ids: list[int] = []
-    for raw in raw_ids:
-        value = go_atoi(raw)
-        if value is None:
-            raise APIError(400, INVALID_IDS.format(
-                f'strconv.Atoi: parsing "{raw}": invalid syntax'))
-        if value < 1:
-            raise APIError(400, INVALID_IDS.format(f"{value} is not a valid ID"))
-        ids.append(value)
-    return ids
 
 
 @get("/api/campaigns", guards=[require_auth], operation_id="getCampaigns")
@@ -63,24 +43,22 @@ async def get_campaigns(
     ``tags``) repeat, ``order_by`` name|status|created_at|updated_at, ``order`` asc|desc."""
     params = request.query_params
     search = str(params.get("query") or "").strip()
-    order_by = str(params.get("order_by") or "")
+    order_by, descending = order_of(params, ORDER_FIELDS, DEFAULT_ORDER_FIELD)
     page, per_page, offset, limit = page_of(params)
     query = CampaignQuery(
         search=search,
         statuses=tuple(s for s in params.getall("status", []) if s),
         tags=tuple(t for t in [*params.getall("tag", []), *params.getall("tags", [])] if t),
-        order_by=order_by if order_by in ORDER_FIELDS else DEFAULT_ORDER_FIELD,
-        descending=str(params.get("order") or "").lower() != "asc",
+        order_by=order_by,
+        descending=descending,
         offset=offset,
         limit=limit,
         no_body=go_bool(params.get("no_body")),
     )
     results, total = await query_campaigns(runtime.read_pool, query)
     if not results:  # listmonk answers an empty page with zero values
-        return {"data": {"results": [], "search": "", "query": "", "total": 0, "per_page": 0,
-                         "page": 0}}
-    return {"data": {"results": results, "search": "", "query": search, "total": total,
-                     "per_page": per_page, "page": page}}
+        return {"data": envelope([], 0, 0, 0)}
+    return {"data": envelope(results, total, per_page, page, query=search)}
 
 
 @get("/api/campaigns/{campaign_id:str}", guards=[require_auth], operation_id="getCampaignById")

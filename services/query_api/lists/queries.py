@@ -5,7 +5,6 @@ The command side reuses ``fetch_list`` to answer a write with exactly what a GET
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from services.query_api.paging import all_of, fetch_page, text_search
+
 LISTS = sql.Identifier("readmodel", "lists")
 ORDER_FIELDS = ("name", "status", "created_at", "updated_at", "subscriber_count")
 DEFAULT_ORDER_FIELD = "created_at"
@@ -23,7 +24,6 @@ _COLUMNS = sql.SQL(
     "id, created_at, updated_at, uuid::text AS uuid, name, type, optin, status, tags,"
     " description, subscriber_count, subscriber_statuses"
 )
-_SPACES = re.compile(r"\s+")
 
 
 def timestamp(value: datetime) -> str:
@@ -68,14 +68,8 @@ class ListQuery:
 
 
 def search_condition(search: str) -> tuple[sql.Composable, list[Any]]:
-    """listmonk's name search: every word matches (full text) or the name contains the text.
-
-    listmonk hands ``%word&word%`` to both ``to_tsquery`` and ``ILIKE``; ``plainto_tsquery``
-    gives the same AND of words without failing on operator characters.
-    """
-    pattern = "%" + _SPACES.sub("&", search) + "%"
-    return (sql.SQL("(to_tsvector(name) @@ plainto_tsquery(%s) OR name ILIKE %s)"),
-            [search, pattern])
+    """listmonk's name search: every word matches (full text) or the name contains the text."""
+    return text_search(sql.SQL("name"), search)
 
 
 def _filters(q: ListQuery) -> tuple[sql.Composable, list[Any]]:
@@ -92,9 +86,7 @@ def _filters(q: ListQuery) -> tuple[sql.Composable, list[Any]]:
     if q.tags:
         where.append(sql.SQL("tags @> %s::text[]"))
         params.append(list(q.tags))
-    if not where:
-        return sql.SQL("TRUE"), params
-    return sql.SQL(" AND ").join(where), params
+    return all_of(where), params
 
 
 async def query_lists(
@@ -104,23 +96,9 @@ async def query_lists(
     if q.order_by not in ORDER_FIELDS:
         raise ValueError(f"cannot order by {q.order_by}")
     where, params = _filters(q)
-    direction = sql.SQL("DESC" if q.descending else "ASC")
-    query = sql.SQL(
-        "SELECT {cols}, count(*) OVER () AS total FROM {t} WHERE {where}"
-        " ORDER BY {order} {dir}, id {dir} OFFSET %s LIMIT %s"
-    ).format(cols=_COLUMNS, t=LISTS, where=where, order=sql.Identifier(q.order_by),
-             dir=direction)
-    async with pool.connection() as conn:
-        cur = await conn.cursor(row_factory=dict_row).execute(
-            query, [*params, q.offset, q.limit])
-        rows = await cur.fetchall()
-        if rows:
-            total = int(rows[0]["total"])
-        else:
-            count = await conn.cursor().execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE {}").format(LISTS, where), params)
-            found = await count.fetchone()
-            total = int(found[0]) if found else 0
+    rows, total = await fetch_page(
+        pool, columns=_COLUMNS, table=LISTS, alias="lists", where=where, params=params,
+        order_by=q.order_by, descending=q.descending, offset=q.offset, limit=q.limit)
     return [render_list(r) for r in rows], total
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -14,20 +13,20 @@ from litestar.types import ControllerRouterHandler
 from postlog.runtime import Runtime
 from postlog.settings import Settings
 from services.http.auth import require_auth
+from services.http.binding import form_values
 from services.http.errors import APIError
-from services.query_api.lists.routes import path_id
+from services.http.params import go_bool, path_id
 from services.query_api.templates.engine import MISSING_PLACEHOLDER, has_content_tag, preview
 from services.query_api.templates.queries import all_templates, fetch_template
 
 TEMPLATE_NOT_FOUND = "Template not found"
 HTML_MEDIA_TYPE = "text/html"  # litestar adds "; charset=utf-8"
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool
 _PREVIEW_TYPES = ("campaign", "campaign_visual", "tx")
 
 
 def no_body_param(request: Request[Any, Any, Any]) -> bool:
     """``?no_body=true`` (Go's ParseBool; anything unparsable is false)."""
-    return request.query_params.get("no_body") in _TRUE
+    return go_bool(request.query_params.get("no_body"))
 
 
 def html_response(settings: Settings, template_type: str, body: str, subject: str,
@@ -42,22 +41,8 @@ def html_response(settings: Settings, template_type: str, body: str, subject: st
 async def preview_form(request: Request[Any, Any, Any]) -> tuple[str, str]:
     """``template_type`` and ``body`` from a form (or JSON) body or the query string, like
     echo's ``FormValue``; the type defaults to ``campaign``."""
-    values: dict[str, str] = {}
-    media_type = request.content_type[0].lower()
-    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        values = {k: str(form.get(k)) for k in ("template_type", "body") if k in form}
-    elif media_type == "application/json" and (raw := await request.body()).strip():
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise APIError(400, f"Syntax error: {exc}") from None
-        if isinstance(data, dict):
-            values = {k: v for k in ("template_type", "body")
-                      if isinstance(v := data.get(k), str)}
-    for key in ("template_type", "body"):
-        if key not in values and key in request.query_params:
-            values[key] = str(request.query_params.get(key))
+    values = await form_values(request, ("template_type", "body"),
+                               lambda v: isinstance(v, str))
     template_type = values.get("template_type") or "campaign"
     if template_type not in _PREVIEW_TYPES:
         raise APIError(400, f"Invalid template type: {template_type!r}"

@@ -1,0 +1,1 @@
+"""Transactional messages: ``POST /api/tx``."""
