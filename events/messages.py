@@ -13,7 +13,7 @@ template. What is personal (recipient address, subject, bodies, headers: anythin
 from a subscriber or from the request's data) is sealed into one ``content`` token:
 
 - for a known subscriber with the subscriber's data key (``events.crypto``) and the aad
-  ``subscriber:<id>:message:<message uuid>``: erasing the subscriber erases the message;
+  ``subscriber:<id>:content``: erasing the subscriber erases the message;
 - for a recipient who is not a subscriber (``external`` / ``fallback`` modes) with a data key
   of its own in ``eventlog.message_keys`` (see ``events/message_storage.py``), kept beside a
   SHA-256 of the address so an erasure request for that address can destroy it.
@@ -108,10 +108,11 @@ MessageEvent = TxMessageQueued | CampaignTestQueued
 
 
 def content_aad(message_id: str, subscriber_id: int | None) -> bytes:
-    """The aad binding a sealed ``content`` to its message (and subscriber, when known)."""
+    """The aad of a sealed ``content``: the subscriber's ``content`` field (as for its other
+    personal fields, so ``postlog export`` opens it), or the message for a non-subscriber."""
     if subscriber_id is None:
         return f"message:{message_id}:content".encode()
-    return field_aad(subscriber_id, f"message:{message_id}")
+    return field_aad(subscriber_id, "content")
 
 
 def seal_content(key: bytes, content: MessageContent, message_id: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import httpx
@@ -24,21 +24,33 @@ from tests.integration.subscribers_support import (
     unique_email,
 )
 
+DEFAULT_BODY = '<!doctype html><html><body>{{ template "content" . }}</body></html>'
 BODY = "<p>Hello {{ .Subscriber.FirstName }} of {{ .Subscriber.Attribs.city }}</p>"
 
 
 @pytest.fixture
 async def default_template(runtime: Runtime, api: httpx.AsyncClient) -> AsyncIterator[int]:
-    await ensure_default_templates(runtime.pool)
+    """The default campaign template: the install's (seeded now unless the log already had
+    templates), else one made default here."""
 
-    async def seeded() -> bool:
+    async def current() -> int | None:
         response = await api.get("/api/templates")
-        return response.status_code == 200 and any(
-            t["is_default"] for t in response.json()["data"])
+        assert response.status_code == 200, response.text
+        return next((t["id"] for t in response.json()["data"] if t["is_default"]), None)
 
-    await eventually(seeded, within=60)
-    yield next(t["id"] for t in (await api.get("/api/templates")).json()["data"]
-               if t["is_default"])
+    if await ensure_default_templates(runtime.pool):
+        await eventually(lambda: _is_set(current()), within=60)
+    found = await current()
+    if found is None:
+        made = await make_template(api, type="campaign", body=DEFAULT_BODY)
+        response = await api.put(f"/api/templates/{made['id']}/default")
+        assert response.status_code == 200, response.text
+        found = made["id"]
+    yield found
+
+
+async def _is_set(value: Awaitable[int | None]) -> bool:
+    return await value is not None
 
 
 @pytest.fixture

@@ -12,12 +12,20 @@ import pytest
 from events.message_storage import erase_address
 from events.messages import TxMessageQueued
 from postlog.runtime import Runtime
+from services.command_api.templates.seed import ensure_default_templates
 from tests.integration.messages_support import correlated, make_template, open_queued, queued
 from tests.integration.subscribers_support import create, event_count, unique_email
 
 BODY = ("<p>Hi {{ .Subscriber.Name }}, order {{ .Tx.Data.order_id }}"
         " ({{ len .Tx.Data.items }} items) for {{ .Subscriber.Email }}</p>")
 SUBJECT = "Order {{ .Tx.Data.order_id }} for {{ .Subscriber.FirstName }}"
+
+
+@pytest.fixture(autouse=True)
+async def _default_templates_first(runtime: Runtime) -> None:
+    """Record the install's templates before these tests add theirs: seeding only happens in
+    a log without templates, and other modules' fixtures expect the default template."""
+    await ensure_default_templates(runtime.pool)
 
 
 @pytest.fixture

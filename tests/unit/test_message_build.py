@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from events.campaigns import CampaignContent
+from events.crypto import DecryptionError, new_data_key
 from events.message_storage import AttachmentFile
-from events.messages import MessageContent
+from events.messages import MessageContent, open_content, seal_content
 from services.query_api.templates.preview_data import Campaign, CampaignMessage, Subscriber
 from services.sender.message import build_mime, campaign_mail, canonical_header
 from services.sender.rendering import CompiledCampaign, compile_campaign
@@ -218,3 +219,18 @@ def test_a_header_that_fails_to_render_is_named() -> None:
 ])
 def test_header_names_are_canonical_like_go(name: str, canonical: str) -> None:
     assert canonical_header(name) == canonical
+
+
+def test_sealed_content_opens_with_its_key_only_and_reads_as_erased_without() -> None:
+    content = MessageContent(to=["ana@example.org"], name="Ana", subject="s", body="<p>b</p>",
+                             headers=[("X-A", "1")])
+    key = new_data_key()
+    for subscriber_id in (42, None):
+        token = seal_content(key, content, "m-1", subscriber_id)
+        assert "ana@example.org" not in token
+        assert open_content(key, token, "m-1", subscriber_id) == content
+        assert open_content(None, token, "m-1", subscriber_id) is None
+    with pytest.raises(DecryptionError):
+        open_content(key, seal_content(key, content, "m-1", 42), "m-1", 43)
+    with pytest.raises(DecryptionError):
+        open_content(key, seal_content(key, content, "m-1", None), "m-2", None)
