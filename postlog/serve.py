@@ -27,6 +27,7 @@ from postlog.migrate import migrate
 from postlog.nats import connect, ensure_stream
 from postlog.runtime import open_runtime
 from postlog.settings import Settings
+from projections.registry import ensure_read_models
 
 log = structlog.get_logger(__name__)
 
@@ -155,6 +156,7 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
     install_stop_signals(stop)
     assert settings.database_url
     await migrate(settings.database_url)
+    await ensure_read_models(settings)
     await ensure_nats_stream(settings)
     async with open_runtime(settings) as runtime:
         admin = await ensure_admin(runtime.pool, settings)
@@ -181,6 +183,7 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
     install_stop_signals(stop)
     assert settings.database_url
     await migrate(settings.database_url)
+    await ensure_read_models(settings)
     if name in ("projector", "relay", "sender"):
         await ensure_nats_stream(settings)
     async with AsyncExitStack() as stack:

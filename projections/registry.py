@@ -41,3 +41,22 @@ def projection_by_name(name: str, settings: Settings | None = None) -> Projectio
             return projection
     known = ", ".join(sorted(p.name for p in projections))
     raise KeyError(f"unknown projection {name!r} (known: {known})")
+
+
+async def ensure_read_models(settings: Settings) -> None:
+    """Create every read model's tables if missing (idempotent), at service start.
+
+    The projector would create them too, but the query side must be able to answer (with
+    empty results) from its first request, even before a projector has ever run.
+    """
+    import psycopg
+
+    from projections.base import live_tables
+    from projections.storage import ensure_projection
+
+    assert settings.database_url
+    async with await psycopg.AsyncConnection.connect(
+        settings.database_url, autocommit=True
+    ) as conn:
+        for projection in all_projections(settings):
+            await ensure_projection(conn, projection, live_tables(projection))

@@ -14,6 +14,7 @@ from postlog.nats import connect, ensure_stream
 from postlog.runtime import Runtime, open_runtime
 from postlog.settings import Settings
 from postlog.supervisor import background_services
+from projections.registry import ensure_read_models
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     nc = await connect(settings, "tests")
     js = nc.jetstream()
     await ensure_stream(js, settings)
+    await ensure_read_models(settings)
     try:
         async with open_runtime(settings) as rt:
             yield rt
