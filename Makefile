@@ -22,7 +22,10 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 env: $(UV) ## create or update .venv from uv.lock
-	$(UV) sync --frozen --quiet --python $(PYTHON)
+	$(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
+	@# bytecode for our own modules too: every service process of the e2e tests imports them
+	@# afresh, and PYTHONDONTWRITEBYTECODE (set on some machines) would compile them each time
+	@$(BIN)/python -m compileall -q postlog services events projections >/dev/null
 
 up: env ## run postlog on :9000 (embedded PostgreSQL and NATS unless POSTLOG_*_URL are set)
 	$(BIN)/postlog up

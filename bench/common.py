@@ -51,14 +51,19 @@ def base_parser(description: str, seconds: float) -> argparse.ArgumentParser:
 
 @contextmanager
 def fresh_database() -> Iterator[str]:
-    """A new, migrated database dropped afterwards; yields its URL."""
+    """A new, migrated database dropped afterwards; yields its URL.
+
+    ``BENCH_KEEP_DATABASE=1`` keeps it (its URL is printed) to look into a run afterwards."""
     configure_logging(Settings(log_level="warning", log_format="console"))
     url = create_database(ADMIN_URL, prefix="postlog_bench")
     try:
         asyncio.run(migrate(url))
         yield url
     finally:
-        drop_database(ADMIN_URL, url)
+        if os.environ.get("BENCH_KEEP_DATABASE") == "1":
+            print(f"kept database: {url}", file=sys.stderr)
+        else:
+            drop_database(ADMIN_URL, url)
 
 
 def server_conditions(url: str) -> dict[str, str]:

@@ -222,6 +222,16 @@ async def read_stream(
     return [_recorded(row) for row in await cur.fetchall()]
 
 
+_READ_ALL = (
+    "SELECT " + _COLUMNS + " FROM eventlog.events"
+    " WHERE (tx_id, global_position) > (%s::text::xid8, %s)"
+    " AND tx_id < pg_snapshot_xmin(pg_current_snapshot()){category}"
+    # Qualified: a bare ``tx_id`` would name the output column ``tx_id::text::bigint``,
+    # which no index matches (every page would sort the rest of the log).
+    " ORDER BY events.tx_id, events.global_position LIMIT %s"
+)
+
+
 async def read_all(
     conn: psycopg.AsyncConnection[Any],
     after: Position = START,
@@ -233,22 +243,20 @@ async def read_all(
     Only rows with ``tx_id < pg_snapshot_xmin(pg_current_snapshot())`` are visible: their
     transactions have all finished, so no earlier position can still appear later.
     """
-    where = [
-        sql.SQL("(tx_id, global_position) > (%s::text::xid8, %s)"),
-        sql.SQL("tx_id < pg_snapshot_xmin(pg_current_snapshot())"),
-    ]
-    params: list[Any] = [after.tx_id, after.global_position]
-    if categories:
-        where.append(sql.SQL("category = ANY(%s)"))
-        params.append(list(categories))
-    query = sql.SQL(
-        "SELECT " + _COLUMNS + " FROM eventlog.events WHERE {}"
-        # Qualified: a bare ``tx_id`` would name the output column ``tx_id::text::bigint``,
-        # which no index matches (every page would sort the rest of the log).
-        " ORDER BY events.tx_id, events.global_position"
-        " LIMIT %s"
-    ).format(sql.SQL(" AND ").join(where))
-    params.append(limit)
+    after_params = [after.tx_id, after.global_position]
+    if not categories:
+        query: sql.SQL | sql.Composed = sql.SQL(_READ_ALL.format(category=""))
+        params: list[Any] = [*after_params, limit]
+    else:
+        # One ordered index scan per category (``category = ANY(..)`` cannot use the index's
+        # order: Postgres would fetch every later event of those categories and sort them),
+        # merged by the outer ORDER BY.
+        names = sorted(set(categories))
+        parts = [sql.SQL("(" + _READ_ALL.format(category=" AND category = %s") + ")")
+                 for _ in names]
+        query = sql.SQL("SELECT * FROM ({}) AS page ORDER BY 1, 2 LIMIT %s").format(
+            sql.SQL(" UNION ALL ").join(parts))
+        params = [p for name in names for p in (*after_params, name, limit)] + [limit]
     cur = await _event_cursor(conn).execute(query, params)
     return [_recorded(row) for row in await cur.fetchall()]
 

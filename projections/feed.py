@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.store import Position, RecordedEvent
-from events.wire import decode_message
+from events.wire import POSITION, decode_message
 from postlog.nats import connect, ensure_stream
 from postlog.settings import Settings
 
@@ -36,6 +36,7 @@ class LiveBatch:
 
     items: list[tuple[RecordedEvent, Position]] = field(default_factory=list)
     undecodable: int = 0
+    skipped: int = 0  # at or before ``applied_through``: acknowledged without decoding
     last: Msg | None = None
 
 
@@ -51,6 +52,7 @@ class NatsFeed:
         self._connect_task: asyncio.Task[None] | None = None
         self._retry_at = 0.0
         self._retry_delay = 0.5
+        self._paused_until = 0.0
 
     def start(self) -> None:
         """Begin connecting (in the background; NATS may be down for a long time)."""
@@ -64,7 +66,8 @@ class NatsFeed:
     async def ensure_subscribed(self) -> bool:
         """Subscribe when possible; True when a new subscription began (events may be missed)."""
         nc = self._nc
-        if nc is None or not nc.is_connected or time.monotonic() < self._retry_at:
+        now = time.monotonic()
+        if nc is None or not nc.is_connected or now < self._retry_at or now < self._paused_until:
             return False
         if self._sub is not None and nc.stats["reconnects"] == self._reconnects_seen:
             return False
@@ -96,8 +99,15 @@ class NatsFeed:
         log.info("projection_feed_subscribed", stream=self._settings.stream_name)
         return True
 
-    async def next_batch(self, wait: float, limit: int) -> LiveBatch:
-        """Wait up to ``wait`` seconds for a message, then take what else is already buffered."""
+    async def next_batch(
+        self, wait: float, limit: int, applied_through: Position | None = None
+    ) -> LiveBatch:
+        """Wait up to ``wait`` seconds for a message, then take what else is already buffered.
+
+        Messages whose ``Postlog-Position`` header is at or before ``applied_through`` (what
+        every projection has applied, e.g. read from Postgres while the relay was behind) are
+        only counted, not decoded: the runner would skip them as duplicates anyway.
+        """
         batch = LiveBatch()
         sub = self._sub
         if sub is None:
@@ -114,6 +124,9 @@ class NatsFeed:
             return batch
         batch.last = msgs[-1]
         for msg in msgs:
+            if applied_through is not None and _applied(msg, applied_through):
+                batch.skipped += 1
+                continue
             try:
                 batch.items.append(decode_message(msg.data, msg.headers))
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
@@ -129,6 +142,19 @@ class NatsFeed:
             await batch.last.ack()
         except Exception as exc:  # unacked messages are redelivered and skipped as duplicates
             log.debug("projection_feed_ack_failed", error=str(exc))
+
+    async def pause(self, seconds: float) -> None:
+        """Unsubscribe for ``seconds`` (the runner follows the Postgres log meanwhile).
+
+        Used while the feed only delivers old events (a relay far behind): receiving them
+        would cost as much as reading them, for nothing. Subscribing again afterwards starts
+        with new messages; the runner catches up from Postgres as after any new subscription.
+        """
+        self._paused_until = time.monotonic() + seconds
+        if self._sub is not None:
+            log.info("projection_feed_paused", seconds=seconds,
+                     reason="the feed is behind the log; reading Postgres directly")
+        await self._drop()
 
     async def check_alive(self) -> None:
         """Drop the subscription if its consumer is gone (e.g. the server restarted)."""
@@ -167,3 +193,14 @@ class NatsFeed:
                 log.warning("projection_feed_connect_failed", error=str(exc), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+
+def _applied(msg: Msg, through: Position) -> bool:
+    """True if the message's position header says it is at or before ``through``."""
+    text = (msg.headers or {}).get(POSITION)
+    if not text:
+        return False
+    try:
+        return Position.parse(text) <= through
+    except ValueError:
+        return False

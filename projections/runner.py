@@ -78,6 +78,8 @@ class ProjectionRunner:
         batch_size: int = 1000,
         idle_catch_up: float = 1.0,
         notify_grace: float = 0.5,
+        stale_after: float = 2.0,
+        stale_pause: float = 5.0,
         after_commit: AfterCommit | None = None,
     ) -> None:
         self._pool = pool
@@ -87,6 +89,9 @@ class ProjectionRunner:
         self._batch_size = batch_size
         self._idle_catch_up = idle_catch_up
         self._notify_grace = notify_grace
+        self._stale_after = stale_after
+        self._stale_pause = stale_pause
+        self._last_stale_check = 0.0
         self._after_commit = after_commit
         self._feed = NatsFeed(settings)
         self._listener = ChannelListener(
@@ -141,7 +146,8 @@ class ProjectionRunner:
             await _sleep_until(stop, min(self._idle_catch_up, 1.0), self._woken)
             self._catch_up_needed = True
             return
-        batch = await self._feed.next_batch(wait=0.25, limit=self._batch_size)
+        batch = await self._feed.next_batch(
+            wait=0.25, limit=self._batch_size, applied_through=self._applied_through())
         now = time.monotonic()
         if batch.last is not None:
             self._last_pg_check = now
@@ -150,6 +156,9 @@ class ProjectionRunner:
             await self._feed.ack(batch)
             if gaps or batch.undecodable:
                 self._catch_up_needed = True
+            if self._behind_the_log(batch.items, now):
+                self._catch_up_needed = True
+                await self._feed.pause(self._stale_pause)
             return
         appended_unseen = self._appended_at is not None and now - self._appended_at > (
             self._notify_grace
@@ -286,6 +295,28 @@ class ProjectionRunner:
             await run_statements(conn, await batch_statements(conn, projection, tables, events))
             await save_checkpoint(conn, projection.name, events[-1].position)
         return sum(e.category in projection.categories for e in events)
+
+    def _applied_through(self) -> Position | None:
+        """The position every active projection has applied (None if one is unknown)."""
+        names = self._active()
+        if not names or any(n not in self._checkpoints for n in names):
+            return None
+        return min(self._checkpoints[n] for n in names)
+
+    def _behind_the_log(self, items: Sequence[Item], now: float) -> bool:
+        """True when the feed delivers events older than ``stale_after`` seconds.
+
+        That happens when the relay (or this runner) is far behind, e.g. during a bulk import:
+        reading the Postgres log directly is then much faster than waiting for the relay to
+        publish every event, so the runner pauses the feed for ``stale_pause`` seconds and
+        follows Postgres. Checked at most once a second; messages that arrive after a catch-up
+        for events already applied are acknowledged without decoding (``next_batch``).
+        """
+        if not items or now - self._last_stale_check < 1.0:
+            return False
+        self._last_stale_check = now
+        age = time.time() - items[-1][0].recorded_at.timestamp()
+        return age > self._stale_after
 
     def _active(self) -> list[str]:
         now = time.monotonic()

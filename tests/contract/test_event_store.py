@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from events.base import EventMetadata
+from events.campaigns import CampaignDeleted
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.store import (
     ANY_VERSION,
@@ -23,6 +24,7 @@ from events.store import (
     read_all,
     read_stream,
 )
+from events.templates import TemplateDeleted
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 META = EventMetadata(actor="test")
@@ -101,6 +103,30 @@ async def test_stream_order_is_version_order(fresh_database_url: str) -> None:
         events = await read_stream(conn, "list-9")
         assert [e.version for e in events] == [1, 2, 3, 4, 5]
         assert [e.decode().name for e in events][1:] == ["n1", "n2", "n3", "n4"]  # type: ignore[attr-defined]
+
+
+async def test_read_all_by_categories_pages_in_log_order(fresh_database_url: str) -> None:
+    """The per-category merge gives the same pages as filtering the whole log."""
+    kinds = [
+        lambda i: ("list", created(100 + i)),
+        lambda i: ("template", TemplateDeleted(template_id=i, at=NOW)),
+        lambda i: ("campaign", CampaignDeleted(campaign_id=i, at=NOW)),
+    ]
+    async with await connect(fresh_database_url) as conn:
+        for i in range(30):  # 30 transactions, the categories interleaved within and across them
+            batch = [kinds[(i + k) % 3](i * 3 + k) for k in range(3)]
+            async with conn.transaction():
+                await append(conn, [StreamAppend(f"{cat}-{i}-{n}", 0, [event])
+                                    for n, (cat, event) in enumerate(batch)], META)
+        everything = await read_all_once_visible(conn, 90)
+        for wanted in (["template"], ["campaign", "list"], ["list", "template", "campaign"]):
+            expected = [e.event_id for e in everything if e.category in wanted]
+            got, after = [], START
+            while page := await read_all(conn, after, limit=7, categories=wanted):
+                assert len(page) <= 7
+                got.extend(e.event_id for e in page)
+                after = page[-1].position
+            assert got == expected
 
 
 async def test_duplicate_event_id_is_reported(fresh_database_url: str) -> None:
