@@ -34,10 +34,10 @@ from typing import Any
 from bench.common import base_parser, report
 from events.campaigns import CampaignContent
 from events.messages import MessageContent
-from services.query_api.templates.preview_data import Campaign, CampaignMessage, Subscriber
 from services.sender.message import build_mime, campaign_mail
 from services.sender.rendering import CompiledCampaign, compile_campaign, render_campaign
 from services.sender.templating import campaign_funcs, html_to_text
+from services.sender.templating.data import Campaign, CampaignMessage, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_URL = "https://lists.example.com"

@@ -231,14 +231,22 @@ async def shred(conn: psycopg.AsyncConnection[Any], subscriber_id: int) -> bool:
     Idempotent. Once the caller's transaction commits, every token of this subscriber in the
     log and on NATS reads as its redaction marker.
     """
+    return await shred_many(conn, [subscriber_id]) > 0
+
+
+async def shred_many(conn: psycopg.AsyncConnection[Any], subscriber_ids: Iterable[int]) -> int:
+    """``shred`` for many subscribers with two statements; how many keys were destroyed."""
+    ids = sorted(set(subscriber_ids))
+    if not ids:
+        return 0
     cur = await conn.execute(
-        "DELETE FROM eventlog.subscriber_keys WHERE subscriber_id = %s", (subscriber_id,)
+        "DELETE FROM eventlog.subscriber_keys WHERE subscriber_id = ANY(%s)", (ids,)
     )
-    destroyed = cur.rowcount > 0
+    destroyed = cur.rowcount
     await conn.execute(
-        "INSERT INTO eventlog.shredded_subscribers (subscriber_id) VALUES (%s)"
-        " ON CONFLICT (subscriber_id) DO NOTHING",
-        (subscriber_id,),
+        "INSERT INTO eventlog.shredded_subscribers (subscriber_id)"
+        " SELECT unnest(%s::bigint[]) ON CONFLICT (subscriber_id) DO NOTHING",
+        (ids,),
     )
     return destroyed
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -220,6 +220,26 @@ async def read_stream(
         (stream_id, after_version),
     )
     return [_recorded(row) for row in await cur.fetchall()]
+
+
+async def read_streams(
+    conn: psycopg.AsyncConnection[Any], stream_ids: Iterable[str]
+) -> dict[str, list[RecordedEvent]]:
+    """The events of many streams with one query, each in version order, by stream id (a
+    stream without events is absent)."""
+    wanted = sorted(set(stream_ids))
+    if not wanted:
+        return {}
+    cur = await _event_cursor(conn).execute(
+        f"SELECT {_COLUMNS} FROM eventlog.events"
+        " WHERE stream_id = ANY(%b) ORDER BY stream_id, version",
+        (wanted,),
+    )
+    found: dict[str, list[RecordedEvent]] = {}
+    for row in await cur.fetchall():
+        recorded = _recorded(row)
+        found.setdefault(recorded.stream_id, []).append(recorded)
+    return found
 
 
 _READ_ALL = (

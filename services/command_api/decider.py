@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Generic, TypeVar
@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from events.base import Event
-from events.store import StreamAppend, read_stream
+from events.store import StreamAppend, read_stream, read_streams
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -35,6 +35,21 @@ async def load(
     recorded = await read_stream(conn, stream_id)
     state = decider.fold([r.decode() for r in recorded])
     return state, (recorded[-1].version if recorded else 0)
+
+
+async def load_many(
+    conn: psycopg.AsyncConnection[Any], stream_ids: Iterable[str], decider: Decider[S, Any]
+) -> dict[str, tuple[S, int]]:
+    """``load`` for many streams with one read; a stream without events folds to the initial
+    state at version 0."""
+    wanted = list(dict.fromkeys(stream_ids))
+    recorded = await read_streams(conn, wanted)
+    out: dict[str, tuple[S, int]] = {}
+    for sid in wanted:
+        events = recorded.get(sid, [])
+        out[sid] = (decider.fold([r.decode() for r in events]),
+                    events[-1].version if events else 0)
+    return out
 
 
 async def decide_on_stream(

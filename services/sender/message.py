@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from events.message_storage import AttachmentFile
 from events.messages import MessageContent
-from services.query_api.templates.preview_data import CampaignMessage
 from services.sender.rendering import CompiledCampaign, render_campaign
 from services.sender.templating import html_to_text
+from services.sender.templating.data import CampaignMessage
 
 # Headers that describe the MIME structure: postlog writes them, custom values are ignored.
 _STRUCTURE = frozenset({"Content-Type", "Content-Transfer-Encoding", "Mime-Version"})

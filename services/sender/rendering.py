@@ -17,7 +17,6 @@ from typing import Any
 
 from events.campaigns import CampaignContent
 from events.messages import MessageContent
-from services.query_api.templates.preview_data import CampaignMessage
 from services.sender.templating import (
     ListmonkURLs,
     Literal,
@@ -28,6 +27,7 @@ from services.sender.templating import (
     compile_header,
     compile_subject,
 )
+from services.sender.templating.data import CampaignMessage
 from services.sender.templating.values import Limits
 
 HEADER_CAMPAIGN = "X-Listmonk-Campaign"

@@ -14,10 +14,10 @@ from events.campaigns import CampaignContent
 from events.crypto import DecryptionError, new_data_key
 from events.message_storage import AttachmentFile
 from events.messages import MessageContent, open_content, seal_content
-from services.query_api.templates.preview_data import Campaign, CampaignMessage, Subscriber
 from services.sender.message import build_mime, campaign_mail, canonical_header
 from services.sender.rendering import CompiledCampaign, compile_campaign
 from services.sender.templating import TemplateError, campaign_funcs
+from services.sender.templating.data import Campaign, CampaignMessage, Subscriber
 
 ROOT = "https://lists.example.com"
 CAMPAIGN_UUID = "6b9f3bb8-8a5b-4a43-9a3b-2a3c1f0c1d01"

@@ -48,14 +48,14 @@ from services.http.auth import require_auth
 from services.http.binding import bind_object, read_body, string_list
 from services.http.context import command_context
 from services.http.params import path_id
-from services.query_api.templates.preview_data import (
+from services.sender.rendering import compile_campaign, render_campaign
+from services.sender.templating import I18n, TemplateError, campaign_funcs
+from services.sender.templating.data import (
     ENGLISH,
     Campaign,
     CampaignMessage,
     Subscriber,
 )
-from services.sender.rendering import compile_campaign, render_campaign
-from services.sender.templating import I18n, TemplateError, campaign_funcs
 
 NO_SUBSCRIBERS = "There are no subscribers to target."
 NO_KNOWN_SUBSCRIBERS = "No known subscribers to test."

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 
 import psycopg
@@ -30,8 +29,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.base import EventMetadata
 from events.crypto import create_keys, load_keys
-from events.registry import decode_event
 from events.store import ConcurrencyError, append
+from services.command_api.decider import load_many
 from services.command_api.executor import NOTIFY_CHANNEL
 from services.command_api.imports.batch import (
     BatchPlan,
@@ -43,7 +42,7 @@ from services.command_api.imports.batch import (
 from services.command_api.imports.params import ImportOptions
 from services.command_api.imports.parser import Row
 from services.command_api.imports.status import record_progress
-from services.command_api.subscribers.decider import subscriber_decider
+from services.command_api.subscribers.decider import stream_id, subscriber_decider
 
 ATTEMPTS = 5
 _RETRYABLE = (ConcurrencyError, psycopg.errors.DeadlockDetected,
@@ -93,17 +92,13 @@ async def load_existing(
     """The folded state, version and key of each subscriber in ``ids``."""
     if not ids:
         return {}
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT stream_id, version, type, schema_version, data FROM eventlog.events"
-        " WHERE stream_id = ANY(%b) ORDER BY stream_id, version",
-        ([f"subscriber-{i}" for i in ids],))
+    loaded = await load_many(conn, [stream_id(i) for i in ids], subscriber_decider)
     keys = await load_keys(conn, ids, master_key=master_key)
     found: dict[int, Existing] = {}
-    for stream, rows in groupby(await cur.fetchall(), key=lambda r: r[0]):
-        records = list(rows)
-        sid = int(stream.split("-", 1)[1])
-        state = subscriber_decider.fold([decode_event(r[2], r[3], r[4]) for r in records])
-        found[sid] = Existing(sid, state, int(records[-1][1]), keys.get(sid))
+    for sid in ids:
+        state, version = loaded[stream_id(sid)]
+        if version:
+            found[sid] = Existing(sid, state, version, keys.get(sid))
     return found
 
 

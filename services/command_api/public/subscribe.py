@@ -30,7 +30,6 @@ from services.command_api.domain import Conflict, DomainError, InvalidInput
 from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.respond import answer
-from services.command_api.subscribers.binding import bind_object, go_kind, string_field, type_error
 from services.command_api.subscribers.commands import CreateSubscriber, ResubscribeLists
 from services.command_api.subscribers.decider import Absent, stream_id, subscriber_decider
 from services.command_api.subscribers.fields import INVALID_EMAIL, INVALID_NAME, sanitize_email
@@ -50,6 +49,7 @@ from services.command_api.subscribers.index import (
     subscriber_with_email,
 )
 from services.command_api.subscribers.sealing import seal
+from services.http.binding import bind_object, go_kind, string_field, type_error
 from services.http.errors import APIError
 from services.http.pages import error_page
 from services.query_api.public.queries import is_uuid

@@ -42,7 +42,7 @@ from services.command_api.subscribers.commands import (
 from services.command_api.subscribers.decider import Active, stream_id, subscriber_decider
 from services.command_api.subscribers.fields import INVALID_NAME
 from services.command_api.subscribers.handling import (
-    erase_subscriber,
+    erase_subscribers,
     for_each_subscriber,
     load_active,
     master_key,
@@ -227,7 +227,7 @@ async def wipe_data(
     async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
         appends = await for_each_subscriber(
             conn, (found.id,), lambda sid: DeleteSubscriber(subscriber_id=sid, at=at),
-            erase_subscriber)
+            erase_subscribers)
         return Decision(appends, {"subscriber_ids": [found.id]})
 
     await settle(runtime, await execute(runtime.pool, ctx, decide))

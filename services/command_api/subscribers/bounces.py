@@ -29,7 +29,7 @@ from services.command_api.subscribers.decider import stream_id
 from services.command_api.subscribers.handling import PROJECTIONS, now
 from services.http.auth import require_auth
 from services.http.context import command_context
-from services.query_api.lists.routes import path_id
+from services.http.params import path_id
 
 
 class Bounces(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,11 +21,6 @@ from postlog.runtime import Runtime
 from services.command_api.domain import InvalidInput
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
-from services.command_api.subscribers.binding import (
-    bind_object,
-    int_list_field,
-    string_field,
-)
 from services.command_api.subscribers.commands import (
     AddSubscriptions,
     BlocklistSubscriber,
@@ -37,15 +32,20 @@ from services.command_api.subscribers.commands import (
 from services.command_api.subscribers.fields import subscription_status
 from services.command_api.subscribers.handling import (
     PROJECTIONS,
-    erase_subscriber,
+    erase_subscribers,
     for_each_subscriber,
     now,
 )
 from services.command_api.subscribers.index import live_lists
 from services.http.auth import require_auth
+from services.http.binding import (
+    bind_object,
+    int_list_field,
+    string_field,
+)
 from services.http.context import command_context
 from services.http.errors import APIError
-from services.query_api.lists.routes import go_atoi, path_id
+from services.http.params import go_atoi, parse_ids, path_id
 
 INVALID_IDS = "One or more IDs are invalid: {}"
 INVALID_ID = "Invalid ID(s)"
@@ -83,7 +83,7 @@ async def _run(
         live = await live_lists(conn, list_ids) if list_ids else {}
         lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
         appends = await for_each_subscriber(conn, ids, lambda sid: make(sid, lists),
-                                            erase_subscriber if erase else None)
+                                            erase_subscribers if erase else None)
         return Decision(appends, {"subscriber_ids": [int(a.stream_id.split("-")[1])
                                                      for a in appends if a.events]})
 
@@ -170,7 +170,7 @@ async def manage_subscriber_lists_by_id(
     non-empty ``ids`` in the body, and ignores it)."""
     target = go_atoi(subscriber_id) or 0
     if target < 1:
-        raise APIError(400, INVALID_ID)
+        raise APIError(400, INVALID_ID)  # listmonk's message here differs from path_id's
     return await _manage_lists(request, runtime, target)
 
 
@@ -193,15 +193,7 @@ async def delete_subscribers(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[bytes]:
     """Delete and erase the subscribers ``?id=1&id=2``, in one transaction."""
-    ids: list[int] = []
-    for raw in request.query_params.getall("id", []):
-        value = go_atoi(raw)
-        if value is None:
-            raise APIError(400, INVALID_IDS.format(
-                f'strconv.Atoi: parsing "{raw}": invalid syntax'))
-        if value < 1:
-            raise APIError(400, INVALID_IDS.format(f"{value} is not a valid ID"))
-        ids.append(value)
+    ids = parse_ids(request.query_params.getall("id", []))
     if not ids:
         raise APIError(400, INVALID_IDS.format("ids"))
     at = now()

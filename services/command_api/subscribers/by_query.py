@@ -41,12 +41,6 @@ from events.store import Position
 from postlog.runtime import Runtime
 from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
 from services.command_api.respond import answer
-from services.command_api.subscribers.binding import (
-    bind_object,
-    bool_field,
-    int_list_field,
-    string_field,
-)
 from services.command_api.subscribers.commands import (
     AddSubscriptions,
     BlocklistSubscriber,
@@ -60,12 +54,18 @@ from services.command_api.subscribers.fields import subscription_status
 from services.command_api.subscribers.handling import (
     PROJECTIONS,
     Prepare,
-    erase_subscriber,
+    erase_subscribers,
     for_each_subscriber,
     now,
 )
 from services.command_api.subscribers.index import live_lists
 from services.http.auth import require_auth
+from services.http.binding import (
+    bind_object,
+    bool_field,
+    int_list_field,
+    string_field,
+)
 from services.http.context import command_context
 from services.http.errors import APIError
 from services.query_api.sandbox import QueryRefused, sandboxed
@@ -179,7 +179,7 @@ async def delete_by_query(
     f = _query_or_all(await _body(request))
     at = now()
     return await _run(request, runtime, f, lambda sid, _: DeleteSubscriber(
-        subscriber_id=sid, at=at), before=erase_subscriber)
+        subscriber_id=sid, at=at), before=erase_subscribers)
 
 
 async def _blocklist(request: Request[Any, Any, Any], runtime: Runtime) -> Response[bytes]:
@@ -235,8 +235,10 @@ async def manage_lists_by_query(
     status = subscription_status(status_text) if status_text else None
     existing: dict[int, frozenset[int]] = {}
 
-    async def note_subscriptions(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
-        existing[state.subscriber_id] = frozenset(state.subscriptions)
+    async def note_subscriptions(conn: psycopg.AsyncConnection[Any], states: list[Active],
+                                 ) -> None:
+        for state in states:
+            existing[state.subscriber_id] = frozenset(state.subscriptions)
 
     def add_new(sid: int, lists: tuple[int, ...]) -> SubscriberCommand:
         has = existing.pop(sid, frozenset())

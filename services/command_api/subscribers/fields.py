@@ -23,7 +23,7 @@ from events.subscribers import (
     SubscriptionStatus,
 )
 from services.command_api.domain import InvalidInput
-from services.command_api.subscribers.binding import (
+from services.http.binding import (
     bind_object,
     bool_field,
     int_list_field,

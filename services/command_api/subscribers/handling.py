@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 from litestar import Request
 
-from events.crypto import master_key_from, shred
+from events.crypto import master_key_from, shred_many
 from events.store import StreamAppend
 from postlog.runtime import Runtime
-from services.command_api.decider import load
+from services.command_api.decider import load, load_many
 from services.command_api.domain import NotFound
 from services.command_api.subscribers.commands import SubscriberCommand
 from services.command_api.subscribers.decider import (
@@ -27,8 +27,8 @@ from services.command_api.subscribers.fields import (
     fields_from_form,
     fields_from_json,
 )
-from services.command_api.subscribers.index import forget_subscriber
-from services.http.errors import APIError
+from services.command_api.subscribers.index import forget_subscribers
+from services.http.binding import read_body
 
 # The read models a subscriber command changes (read-your-writes waits for all of them).
 PROJECTIONS = ("subscribers", "lists", "subscriber_counts", "bounces")
@@ -45,16 +45,7 @@ def master_key(runtime: Runtime) -> bytes | None:
 async def read_fields(request: Request[Any, Any, Any]) -> SubscriberFields:
     """The subscriber fields of a JSON or form body (an empty body binds nothing, other media
     types are 415, like echo's binder)."""
-    body = await request.body()
-    if not body:
-        return SubscriberFields()
-    media_type = request.content_type[0].lower()
-    if media_type == "application/json":
-        return fields_from_json(body)
-    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        return fields_from_form({k: [str(v) for v in form.getall(k)] for k in form})
-    raise APIError(415, "Unsupported Media Type")
+    return await read_body(request, fields_from_json, fields_from_form, SubscriberFields())
 
 
 async def load_active(
@@ -73,7 +64,8 @@ def decided(state: Active, version: int, command: SubscriberCommand) -> StreamAp
                         events=subscriber_decider.decide(state, command))
 
 
-Prepare = Callable[[psycopg.AsyncConnection[Any], Active], Awaitable[None]]
+# Runs once per batch on the live subscribers about to be decided on (same transaction).
+Prepare = Callable[[psycopg.AsyncConnection[Any], list[Active]], Awaitable[None]]
 
 
 async def for_each_subscriber(
@@ -83,22 +75,20 @@ async def for_each_subscriber(
     before: Prepare | None = None,
 ) -> list[StreamAppend]:
     """Appends of one command per live subscriber; unknown or deleted ids are skipped, as
-    listmonk ignores them. ``before`` runs for each live subscriber first (same transaction)."""
-    appends: list[StreamAppend] = []
-    for subscriber_id in dict.fromkeys(subscriber_ids):
-        try:
-            state, version = await load_active(conn, subscriber_id)
-        except NotFound:
-            continue
-        if before is not None:
-            await before(conn, state)
-        appends.append(decided(state, version, command(subscriber_id)))
-    return appends
+    listmonk ignores them. ``before`` runs first on all the live ones (same transaction)."""
+    ids = list(dict.fromkeys(subscriber_ids))
+    loaded = await load_many(conn, [stream_id(i) for i in ids], subscriber_decider)
+    live = [(state, version) for state, version in (loaded[stream_id(i)] for i in ids)
+            if isinstance(state, Active)]
+    if before is not None and live:
+        await before(conn, [state for state, _ in live])
+    return [decided(state, version, command(state.subscriber_id)) for state, version in live]
 
 
-async def erase_subscriber(conn: psycopg.AsyncConnection[Any], state: Active) -> None:
-    """Crypto-shred a subscriber that is being deleted (same transaction as its
-    ``subscriber.deleted``): destroy its data key, drop its e-mail index row and the stored
-    answers of its idempotent commands."""
-    await shred(conn, state.subscriber_id)
-    await forget_subscriber(conn, state.subscriber_id)
+async def erase_subscribers(conn: psycopg.AsyncConnection[Any], states: list[Active]) -> None:
+    """Crypto-shred subscribers that are being deleted (same transaction as their
+    ``subscriber.deleted``): destroy their data keys, drop their e-mail index rows and the
+    stored answers of their idempotent commands."""
+    ids = [state.subscriber_id for state in states]
+    await shred_many(conn, ids)
+    await forget_subscribers(conn, ids)

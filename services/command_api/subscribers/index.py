@@ -64,16 +64,21 @@ async def subscriber_with_email(conn: psycopg.AsyncConnection[Any], email: str) 
     return int(row[0]) if row is not None else None
 
 
-async def forget_subscriber(conn: psycopg.AsyncConnection[Any], subscriber_id: int) -> None:
-    """Remove what the command side keeps of an erased subscriber besides its (shredded) key:
-    its e-mail index row, and the answers stored for its idempotent commands."""
+async def forget_subscribers(
+    conn: psycopg.AsyncConnection[Any], subscriber_ids: Iterable[int]
+) -> None:
+    """Remove what the command side keeps of erased subscribers besides their (shredded) keys:
+    their e-mail index rows, and the answers stored for their idempotent commands."""
+    ids = sorted(set(subscriber_ids))
+    if not ids:
+        return
     await conn.execute(
-        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = %s", (subscriber_id,))
+        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = ANY(%s)", (ids,))
     await conn.execute(
         "UPDATE eventlog.idempotency SET response_body = NULL, response_status = NULL,"
         " fingerprint = 'erased' WHERE result ? 'subscriber_id'"
-        " AND result->>'subscriber_id' = %s",
-        (str(subscriber_id),))
+        " AND result->>'subscriber_id' = ANY(%s::text[])",
+        ([str(i) for i in ids],))
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ from services.command_api.subscribers.index import (
 from services.command_api.subscribers.sealing import seal, unseal
 from services.http.auth import require_auth
 from services.http.context import command_context
+from services.http.params import path_id
 from services.query_api.lists.queries import timestamp
-from services.query_api.lists.routes import path_id
 from services.query_api.subscribers.queries import fetch_subscriber
 
 

@@ -24,8 +24,8 @@ from services.command_api.campaigns.audience import tables_exist
 from services.command_api.tx.binding import TxRequest
 from services.command_api.tx.render import external_subscriber
 from services.query_api.subscribers.queries import lists_of
-from services.query_api.templates.preview_data import Subscriber
 from services.sender.templating import go_json_value
+from services.sender.templating.data import Subscriber
 
 NOT_FOUND = "Subscriber ({}: {}) not found"
 

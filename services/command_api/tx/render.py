@@ -21,7 +21,6 @@ from events.messages import MessageContent
 from services.command_api.domain import InvalidInput
 from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.tx.binding import TxRequest
-from services.query_api.templates.preview_data import Subscriber
 from services.sender.templating import (
     I18n,
     Literal,
@@ -32,6 +31,7 @@ from services.sender.templating import (
     generic_funcs,
     go_json_value,
 )
+from services.sender.templating.data import Subscriber
 
 RENDER_ERROR = "Error rendering message: {}"
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)

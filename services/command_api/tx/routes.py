@@ -39,8 +39,8 @@ from services.command_api.tx.render import compile_tx, render_tx
 from services.http.auth import require_auth
 from services.http.context import command_context
 from services.http.errors import APIError
-from services.query_api.templates.preview_data import ENGLISH
 from services.sender.templating import I18n
+from services.sender.templating.data import ENGLISH
 
 TEMPLATE_NOT_FOUND = "template {} not found"
 TX_MAX_BYTES = 32 * 1024 * 1024  # attachments included

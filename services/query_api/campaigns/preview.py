@@ -24,14 +24,14 @@ from services.http.auth import require_auth
 from services.http.binding import form_values
 from services.http.errors import APIError
 from services.http.params import go_atoi, path_id
-from services.query_api.templates.preview_data import (
+from services.sender.templating import TemplateError, compile_campaign_body
+from services.sender.templating.data import (
     DUMMY_UUID,
     ENGLISH,
     Campaign,
     CampaignMessage,
     Subscriber,
 )
-from services.sender.templating import TemplateError, compile_campaign_body
 from services.sender.templating.funcs_listmonk import I18n, campaign_funcs
 
 CAMPAIGN_NOT_FOUND = "Campaign not found"

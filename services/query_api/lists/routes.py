@@ -16,7 +16,7 @@ from litestar.types import ControllerRouterHandler
 from postlog.runtime import Runtime
 from services.http.auth import require_auth
 from services.http.errors import APIError
-from services.http.params import go_atoi, go_bool, path_id
+from services.http.params import go_bool, path_id
 from services.query_api.lists.queries import (
     DEFAULT_ORDER_FIELD,
     ORDER_FIELDS,
@@ -30,7 +30,7 @@ from services.query_api.paging import envelope, order_of, page_of
 
 # Other slices still import these from here; they live in services.http.params and
 # services.query_api.paging.
-__all__ = ["go_atoi", "list_query_routes", "page_of", "path_id"]
+__all__ = ["list_query_routes"]
 
 LIST_NOT_FOUND = "List not found"
 _ENUMS = {

@@ -12,7 +12,7 @@ from litestar.types import ControllerRouterHandler
 from postlog.runtime import Runtime
 from services.http.auth import require_auth
 from services.http.errors import APIError
-from services.query_api.lists.routes import path_id
+from services.http.params import path_id
 from services.query_api.subscribers.queries import fetch_subscriber
 
 SUBSCRIBER_NOT_FOUND = "Subscriber not found"

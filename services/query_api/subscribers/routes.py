@@ -28,7 +28,8 @@ from events.subscribers import SUBSCRIPTION_STATUSES
 from postlog.runtime import Runtime
 from services.http.auth import require_auth
 from services.http.errors import APIError
-from services.query_api.lists.routes import go_atoi, page_of, path_id
+from services.http.params import go_atoi, path_id
+from services.query_api.paging import page_of
 from services.query_api.sandbox import QueryRefused, sandboxed
 from services.query_api.subscribers.listing import (
     PREPARING_QUERY,

@@ -13,7 +13,8 @@ from typing import Any
 
 from services.command_api.domain import InvalidInput
 from services.http.errors import APIError
-from services.query_api.templates.preview_data import (
+from services.sender.templating import TemplateError, compile_template
+from services.sender.templating.data import (
     DUMMY_CONTENT,
     ENGLISH,
     Campaign,
@@ -22,7 +23,6 @@ from services.query_api.templates.preview_data import (
     TxContext,
     TxMessage,
 )
-from services.sender.templating import TemplateError, compile_template
 from services.sender.templating.funcs_listmonk import (
     I18n,
     campaign_funcs,

@@ -1,7 +1,9 @@
-"""The dummy campaign, subscriber and message a template preview is rendered with.
+"""What templates see: the subscriber, campaign and transactional message (``.Subscriber``,
+``.Campaign``, ``.Tx``), with the dummy values a template preview is rendered with.
 
-Field and method names are the Go names listmonk templates use (``.Subscriber.FirstName``,
-``.Campaign.Subject``, ``.Tx.Data.key``); the template engine exposes only these members.
+The sender renders real messages with the same classes. Field and method names are the Go
+names listmonk templates use (``.Subscriber.FirstName``, ``.Campaign.Subject``,
+``.Tx.Data.key``); the template engine exposes only these members.
 The dummy subscriber is listmonk's (same e-mail, name, uuid and ``city`` attribute), so
 previews of existing templates read the same.
 """
