@@ -14,6 +14,7 @@ machine) and pgbench's raw single-row INSERT rate (one durable commit).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from typing import Any
 
@@ -33,10 +34,13 @@ from bench.lists_http import Request, drive, get_health
 
 
 def subscriber_poster(list_id: int) -> Request:
-    """A request function creating subscriber ``n`` of this run on ``list_id``."""
+    """A request function creating a new subscriber on ``list_id`` at every call (its own
+    counter: ``drive`` numbers each configuration's requests from 1 again)."""
     run = uuid.uuid4().hex[:8]
+    numbers = itertools.count()
 
-    async def post_subscriber(client: httpx.AsyncClient, n: int) -> httpx.Response:
+    async def post_subscriber(client: httpx.AsyncClient, _: int) -> httpx.Response:
+        n = next(numbers)
         body = {"email": f"post{n}-{run}@bench.example", "name": f"Bench Subscriber {n}",
                 "status": "enabled", "lists": [list_id], "preconfirm_subscriptions": True,
                 "attribs": {"city": f"City {n % 50}", "plan": "free", "n": n}}

@@ -12,6 +12,18 @@ Stream order equals log order: within a batch every message but the first carrie
 are rejected instead of stored out of order; the batch is then retried from the checkpoint. The
 first message of a batch is published only once everything before it is acked.
 
+Two ways to publish a batch, same messages and headers:
+
+- **Acked one by one** (after taking the lead, and after any failure): every message asks for
+  its ack; duplicates (re-publishes after a crash) are counted.
+- **Chained** (steady state, once this leader knows the id of the stream's last message because
+  it published it): the first message too carries ``Nats-Expected-Last-Msg-Id`` (the previous
+  batch's last id), every message but the last is published without asking for an ack, and only
+  the last one is acked. The chain makes that ack a proof for the whole batch: a message that was
+  not stored makes its successor's expectation fail, and so on to the last, whose error sends the
+  batch back to the acked path. This saves the per-message ack (a reply message, a future, a
+  JSON parse each), which is most of the relay's cost per event.
+
 ``NOTIFY postlog_events`` (sent by the command executor after a commit) wakes the leader; a short
 poll is the fallback. NATS or Postgres outages are retried with back-off, never fatal.
 """
@@ -103,6 +115,9 @@ class Relay:
         self.after_publish = after_publish
         self.checkpoint_name = checkpoint_name(settings)
         self._nc: Client | None = None
+        # The position and id of the stream's last message, when this leader published it
+        # (enables chained publishing); None after taking the lead or any failure.
+        self._chain_tip: tuple[Position, str] | None = None
         self._stream_ready = False
         self._lag_logged_at = 0.0
         self._log = log.bind(stream=settings.stream_name)
@@ -171,6 +186,7 @@ class Relay:
         """Publish until stopped; returns or raises when the lock connection is lost."""
         await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         self.metrics.relay_leader = 1
+        self._chain_tip = None
         self._log.info("relay_leadership_acquired")
         backoff = Backoff()
         while not stop.is_set():
@@ -183,6 +199,7 @@ class Relay:
                 backoff.reset()
             except Exception as exc:
                 self._stream_ready = False
+                self._chain_tip = None
                 self.metrics.relay_publish_failures_total += 1
                 delay = backoff.next()
                 self._log.warning("relay_publish_failed", error=repr(exc), retry_in=delay)
@@ -253,7 +270,21 @@ class Relay:
     async def _publish(
         self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position
     ) -> int:
-        """Publish in log order from this one task, then wait for every ack; returns duplicates."""
+        """Publish in log order from this one task, then wait for the acks; returns duplicates."""
+        tip = self._chain_tip
+        self._chain_tip = None  # until this batch is known stored
+        if tip is not None and tip[0] == checkpoint and self._nc is not None:
+            duplicates = await self._publish_chained(js, self._nc, batch, tip)
+            self.metrics.relay_chained_batches_total += 1
+        else:
+            duplicates = await self._publish_acked(js, batch, checkpoint)
+        self._chain_tip = (batch[-1].position, str(batch[-1].event_id))
+        return duplicates
+
+    async def _publish_acked(
+        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position
+    ) -> int:
+        """Every message acked; the first one without an expectation."""
         futures: list[asyncio.Future[PubAck]] = []
         try:
             prev, prev_id = checkpoint, ""
@@ -269,6 +300,34 @@ class Relay:
             for future in futures:
                 future.cancel()
         return sum(1 for ack in acks if ack.duplicate)
+
+    async def _publish_chained(
+        self, js: JetStreamContext, nc: Client, batch: Sequence[RecordedEvent],
+        tip: tuple[Position, str],
+    ) -> int:
+        """Every message chained to its predecessor (the first to ``tip``); only the last acked.
+
+        Raises (``nats.js.errors.APIError``, wrong last message id) when any of them was not
+        stored; the caller then retries the batch acked one by one.
+        """
+        (prev, prev_id), last = tip, len(batch) - 1
+        future: asyncio.Future[PubAck] | None = None
+        try:
+            for i, recorded in enumerate(batch):
+                payload, headers = encode_message(recorded, prev)
+                headers[Header.EXPECTED_LAST_MSG_ID] = prev_id
+                subject = self.settings.subject_for(recorded.category, recorded.type)
+                if i < last:
+                    await nc.publish(subject, payload, headers=headers)
+                else:
+                    future = await js.publish_async(subject, payload, headers=headers)
+                prev, prev_id = recorded.position, str(recorded.event_id)
+            assert future is not None
+            ack = await asyncio.wait_for(future, self.ack_timeout)
+        finally:
+            if future is not None:
+                future.cancel()
+        return 1 if ack.duplicate else 0
 
     async def _observe_lag(self) -> None:
         """Set the pending gauges; log the lag now and then while behind."""

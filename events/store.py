@@ -85,7 +85,13 @@ class RecordedEvent:
     recorded_at: datetime
 
     def decode(self) -> Event:
-        return decode_event(self.type, self.schema_version, self.data)
+        """The typed event (upcast to its current schema), decoded once: a batch is applied by
+        several projections, each of which asks for it."""
+        decoded = self.__dict__.get("_decoded")
+        if decoded is None:
+            decoded = decode_event(self.type, self.schema_version, self.data)
+            object.__setattr__(self, "_decoded", decoded)  # a cache, not a field
+        return decoded
 
 
 _COLUMNS = (

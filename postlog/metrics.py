@@ -60,6 +60,7 @@ class Metrics:
     relay_events_published_total: int = 0  # acked and new on the stream
     relay_duplicate_acks_total: int = 0  # re-published after a crash, dropped by NATS dedupe
     relay_publish_failures_total: int = 0
+    relay_chained_batches_total: int = 0  # batches proven stored by their last ack alone
     relay_pending_events: int = 0
     relay_pending_seconds: float = 0.0
 

@@ -248,6 +248,43 @@ async def test_crash_between_ack_and_checkpoint_publishes_no_duplicates(
         assert_exactly_once_in_log_order(await stream_messages(js, settings), log)
 
 
+async def test_a_broken_chain_is_detected_and_the_batch_published_again(
+    fresh_database_url: str, nats_server_url: str
+) -> None:
+    """In steady state only a batch's last message is acked; a message the stream refused
+    (here: all of them, because a foreign message became the stream's last) makes that ack
+    fail, and the batch is published again with every message acked."""
+    settings = relay_settings(fresh_database_url, nats_server_url)
+    await append_events(fresh_database_url, 30, per_transaction=10)
+    first = await log_order(fresh_database_url, 30)
+    async with jetstream(nats_server_url, settings) as js, running_relay(
+        settings, batch_size=10
+    ) as relay:
+        await published_up_to(settings, first[-1])
+        assert relay.metrics.relay_chained_batches_total >= 1  # batches 2 and 3 (or 2+3 in one)
+        await js.publish(settings.subject_for("list", "list.created"), b"{}",
+                         headers={MSG_ID: "foreign"})
+        await append_events(fresh_database_url, 30, per_transaction=10)
+        log = await log_order(fresh_database_url, 60)
+        await published_up_to(settings, log[-1])
+        assert relay.metrics.relay_publish_failures_total == 1
+        assert relay.metrics.relay_duplicate_acks_total == 0
+        messages = await stream_messages_raw(js, settings)
+    expected = [str(e.event_id) for e in log[:30]] + ["foreign"] + [
+        str(e.event_id) for e in log[30:]]
+    assert messages == expected
+
+
+async def stream_messages_raw(js: JetStreamContext, settings: Settings) -> list[str]:
+    """The ``Nats-Msg-Id`` of every message on the test's stream, in stream order."""
+    info = await js.stream_info(settings.stream_name)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(settings.stream_name, seq)
+        found.append((msg.headers or {}).get(MSG_ID, ""))
+    return found
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
