@@ -53,6 +53,7 @@ async def run(url: str, path: Path, rows: int, within: float
         row("import job finished", result.job_done),
         row("readmodel.subscribers complete", result.subscribers_done),
         row("every projection complete", result.all_done),
+        row("relay published it all to NATS", result.relay_done),
         row("reference: COPY into a plain table", copy_seconds),
     ]
     extra = {"rows": rows, "imported": result.imported, "events_appended": result.events,

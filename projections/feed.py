@@ -151,10 +151,17 @@ class NatsFeed:
         with new messages; the runner catches up from Postgres as after any new subscription.
         """
         self._paused_until = time.monotonic() + seconds
-        if self._sub is not None:
+        sub, name = self._sub, None
+        if sub is not None:
             log.info("projection_feed_paused", seconds=seconds,
                      reason="the feed is behind the log; reading Postgres directly")
+            with contextlib.suppress(Exception):
+                name = (await asyncio.wait_for(sub.consumer_info(), 2)).name
         await self._drop()
+        if name and self._nc is not None:  # free the server now, not after the idle timeout
+            with contextlib.suppress(Exception):
+                await self._nc.jetstream(timeout=2).delete_consumer(
+                    self._settings.stream_name, name)
 
     async def check_alive(self) -> None:
         """Drop the subscription if its consumer is gone (e.g. the server restarted)."""

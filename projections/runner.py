@@ -59,6 +59,11 @@ PROJECTION_FAULTS: tuple[type[Exception], ...] = (
 DATABASE_TROUBLE: tuple[type[Exception], ...] = (psycopg.Error, PoolTimeout, OSError)
 
 
+# A batch of at least this many messages that were all applied already (read from Postgres
+# while the relay was behind) means the feed trails the runner: pause it as when it is stale.
+SKIPPED_PAUSE = 100
+
+
 @dataclass
 class _Fault:
     attempts: int
@@ -156,7 +161,8 @@ class ProjectionRunner:
             await self._feed.ack(batch)
             if gaps or batch.undecodable:
                 self._catch_up_needed = True
-            if self._behind_the_log(batch.items, now):
+            if self._behind_the_log(batch.items, now) or (
+                    not batch.items and batch.skipped >= SKIPPED_PAUSE):
                 self._catch_up_needed = True
                 await self._feed.pause(self._stale_pause)
             return

@@ -87,6 +87,46 @@ async def test_catches_up_from_postgres_then_follows_the_nats_feed(
     assert metrics.projection_events_applied_total[book.name] == 40
 
 
+async def test_a_stale_feed_is_paused_and_the_log_read_from_postgres(
+    iso_settings: Settings, pool: AsyncConnectionPool[Any], js: JetStreamContext
+) -> None:
+    """When the feed delivers old events (a relay far behind), the runner unsubscribes and
+    reads the rest from Postgres instead of waiting for NATS: here the feed never carries
+    events 4-10, and the runner would not poll Postgres on its own for two minutes."""
+    book = ListBook()
+    async with running(iso_settings, pool, [book], stale_after=2.0, stale_pause=60.0,
+                       **NATS_ONLY):
+        await eventually(lambda: _has_consumer(js, iso_settings))
+        third = await append_lists(pool, range(1, 4))
+        head = await append_lists(pool, range(4, 11))
+        async with pool.connection() as conn, conn.transaction():  # as if recorded an hour ago
+            await conn.execute("SET LOCAL session_replication_role = replica")  # append-only
+            await conn.execute("UPDATE eventlog.events SET recorded_at = now() - interval '1h'")
+        await publish_log(js, iso_settings, pool, third)
+        await eventually(at(pool, [book.name], head))
+        assert await consumers(js, iso_settings) == 0  # paused: no subscription meanwhile
+    assert [r[0] for r in await table_rows(pool, book.rows)] == list(range(1, 11))
+
+
+async def test_a_feed_trailing_the_runner_is_paused(
+    iso_settings: Settings, pool: AsyncConnectionPool[Any], js: JetStreamContext
+) -> None:
+    """Messages for events the runner already read from Postgres are acknowledged unread; a
+    feed that delivers only those (a relay catching up) is paused rather than drained."""
+    book = ListBook()
+    head = await append_lists(pool, range(1, 151))
+    async with running(iso_settings, pool, [book], **NATS_ONLY):
+        await eventually(at(pool, [book.name], head))  # read from Postgres when starting
+        await eventually(lambda: _has_consumer(js, iso_settings))
+        await publish_log(js, iso_settings, pool, head)  # 150 events it already has
+        await eventually(lambda: _no_consumer(js, iso_settings))
+    assert len(await table_rows(pool, book.rows)) == 150
+
+
+async def _no_consumer(js: JetStreamContext, settings: Settings) -> bool:
+    return await consumers(js, settings) == 0
+
+
 async def test_follows_the_relay_through_nats(
     iso_settings: Settings, pool: AsyncConnectionPool[Any], js: JetStreamContext
 ) -> None:

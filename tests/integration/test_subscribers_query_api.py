@@ -138,6 +138,36 @@ async def test_many_matches_are_counted_and_paged_in_order(
     assert ids(first) + ids(second) == [s["id"] for s in subs]
 
 
+async def test_few_matches_pages_equal_the_counted_pages(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-scan path (the page sliced from the matching ids) answers exactly what the
+    counted path answers, in every order and on every page."""
+    from services.query_api.subscribers import listing as listing_module
+
+    listed = await make_list(api)
+    for i in (3, 1, 4, 0, 2):
+        await create(api, name=f"Few {i}", lists=[listed["id"]])
+    query = "subscribers.name LIKE 'Few %'"
+    views = [(order_by, order, page) for order_by in ("id", "name") for order in ("asc", "desc")
+             for page in (1, 2, 3)]
+
+    async def pages() -> list[tuple[int, list[int]]]:
+        found = []
+        for order_by, order, page in views:
+            got = await listing(api, list_id=listed["id"], query=query, per_page=2, page=page,
+                                order_by=order_by, order=order)
+            found.append((got["total"], ids(got)))
+        return found
+
+    few = await pages()
+    monkeypatch.setattr(listing_module, "FEW_MATCHES", 1)  # now counted, pages read in order
+    assert few == await pages()
+    assert few[0][0] == 5 and few[0][1] == sorted(few[0][1]) and few[3][1] == sorted(
+        few[3][1], reverse=True)
+    assert [len(p) for _, p in few[:3]] == [2, 2, 1]
+
+
 async def test_search_order_and_subscription_status(api: httpx.AsyncClient) -> None:
     listed = await make_list(api)
     anna = await create(api, name="Anna Zed", email=unique_email("zulu"), lists=[listed["id"]])

@@ -35,7 +35,8 @@ from services.query_api.sandbox_rules import LISTMONK_OUTER, SUBSCRIBERS_OUTER
 # How long one statement of a listing or an export batch may run.
 QUERY_TIMEOUT = timedelta(seconds=5)
 ORDER_FIELDS = ("name", "email", "status", "created_at", "updated_at")
-FEW_MATCHES = 10_000  # up to this many matches a page is sorted from the matches alone
+# Up to this many matches, one scan gives the total and the page (see ``find_page``).
+FEW_MATCHES = 50_000
 PREPARING_QUERY = "Error preparing subscriber query: {}"
 
 _SUBSCRIBERS = sql.SQL('"readmodel"."subscribers"')
@@ -143,9 +144,10 @@ async def find_page(
     ``order_by`` (ties broken by id the same way).
 
     Without a counter, the first ``FEW_MATCHES + 1`` matching ids are read: when that is all
-    of them, they are the total and the page is sorted from them alone, so a selective filter
-    that no index serves (a regex search) scans the table once, not twice. Otherwise the
-    total is counted and the page read in order, which stops early.
+    of them, they are the total and the page is taken from them alone (ordered by id, the
+    default, it is a slice of the sorted ids), so a filter that no index serves (an attribute,
+    a regex search) scans the table once, not twice. Otherwise the total is counted and the
+    page read in order, which stops early.
     """
     direction = sql.SQL("DESC" if descending else "ASC")
     field = order_by if order_by in ORDER_FIELDS else "id"
@@ -168,7 +170,13 @@ async def find_page(
     if not total:
         return 0, []
     rows = conn.cursor(row_factory=dict_row)
-    if few is not None:
+    if few is not None and field == "id":
+        few.sort(reverse=descending)
+        few = few[offset:] if limit is None else few[offset:offset + limit]
+        await rows.execute(sql.SQL(
+            'SELECT {} FROM {} WHERE "subscribers"."id" = ANY(%s) ORDER BY {}'
+        ).format(_COLUMNS, _SUBSCRIBERS, order), (few,))
+    elif few is not None:
         await rows.execute(sql.SQL(
             'SELECT {} FROM {} WHERE "subscribers"."id" = ANY(%s) ORDER BY {} OFFSET %s LIMIT %s'
         ).format(_COLUMNS, _SUBSCRIBERS, order), (few, offset, limit))
