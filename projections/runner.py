@@ -59,8 +59,8 @@ PROJECTION_FAULTS: tuple[type[Exception], ...] = (
 DATABASE_TROUBLE: tuple[type[Exception], ...] = (psycopg.Error, PoolTimeout, OSError)
 
 
-# A batch of at least this many messages that were all applied already (read from Postgres
-# while the relay was behind) means the feed trails the runner: pause it as when it is stale.
+# This many messages in a row for events applied already (read from Postgres while the relay
+# was behind) mean the feed trails the runner: pause it as when it is stale.
 SKIPPED_PAUSE = 100
 
 
@@ -96,6 +96,7 @@ class ProjectionRunner:
         self._notify_grace = notify_grace
         self._stale_after = stale_after
         self._stale_pause = stale_pause
+        self._skipped_run = 0
         self._last_stale_check = 0.0
         self._after_commit = after_commit
         self._feed = NatsFeed(settings)
@@ -161,8 +162,10 @@ class ProjectionRunner:
             await self._feed.ack(batch)
             if gaps or batch.undecodable:
                 self._catch_up_needed = True
-            if self._behind_the_log(batch.items, now) or (
-                    not batch.items and batch.skipped >= SKIPPED_PAUSE):
+            # Messages in a row for events already applied: the feed trails the runner.
+            self._skipped_run = 0 if batch.items else self._skipped_run + batch.skipped
+            if self._behind_the_log(batch.items, now) or self._skipped_run >= SKIPPED_PAUSE:
+                self._skipped_run = 0
                 self._catch_up_needed = True
                 await self._feed.pause(self._stale_pause)
             return
