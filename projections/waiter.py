@@ -37,8 +37,10 @@ class ProjectionWaiter:
         self._listener: ChannelListener | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def wait(self, position: Position | None, projections: Sequence[str]) -> bool:
-        """True once every projection is at or past ``position``; False after the timeout."""
+    async def wait(self, position: Position | None, projections: Sequence[str], *,
+                   extra_seconds: float = 0.0) -> bool:
+        """True once every projection is at or past ``position``; False after the timeout
+        (plus ``extra_seconds``, for a command that appended many events)."""
         if position is None or not projections:
             return True
         names = sorted(set(projections))
@@ -46,7 +48,7 @@ class ProjectionWaiter:
         self._start_listener()
         if self._reached(position, names):
             return True
-        deadline = time.monotonic() + self._timeout
+        deadline = time.monotonic() + self._timeout + max(0.0, extra_seconds)
         await self._refresh(names)
         delay = 0.002
         while True:

@@ -24,6 +24,9 @@ from services.http.context import command_context
 
 log = structlog.get_logger(__name__)
 
+# The slowest projection rate a bulk command's answer is willing to wait for (events/s).
+BULK_EVENTS_PER_SECOND = 1000.0
+
 
 async def answer(
     runtime: Runtime,
@@ -39,7 +42,12 @@ async def answer(
     if outcome.stored_response is not None:
         status, body = outcome.stored_response
         return Response(content=body, status_code=status, media_type="application/json")
-    reached = await runtime.waiter.wait(outcome.position, projections)
+    # A bulk command (by query, an import's stop) may append tens of thousands of events: wait
+    # for them at a rate any projector keeps, on top of the usual bound.
+    reached = await runtime.waiter.wait(
+        outcome.position, projections,
+        extra_seconds=outcome.appended / BULK_EVENTS_PER_SECOND if outcome.appended > 1000
+        else 0.0)
     if not reached:
         log.warning("read_your_writes_timeout", position=str(outcome.position),
                     projections=list(projections))
