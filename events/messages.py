@@ -31,6 +31,7 @@ import msgspec
 
 from events.base import Event
 from events.crypto import decrypt_value, encrypt_value, field_aad
+from events.validation import check_json
 
 SealedWith = Literal["subscriber", "message"]
 
@@ -117,8 +118,10 @@ def content_aad(message_id: str, subscriber_id: int | None) -> bytes:
 
 def seal_content(key: bytes, content: MessageContent, message_id: str,
                  subscriber_id: int | None) -> str:
-    """``content`` as a token sealed with ``key``."""
-    return encrypt_value(key, msgspec.to_builtins(content), content_aad(message_id, subscriber_id))
+    """``content`` as a token sealed with ``key``; refused (``InvalidText``) if it holds a
+    text no event may hold, for sealing hides it from the store's own check."""
+    value = check_json(msgspec.to_builtins(content), "message")
+    return encrypt_value(key, value, content_aad(message_id, subscriber_id))
 
 
 def open_content(key: bytes | None, token: str, message_id: str,

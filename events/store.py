@@ -23,6 +23,7 @@ from psycopg.types.json import JsonbBinaryLoader, JsonbLoader
 
 from events.base import Event, EventMetadata
 from events.registry import category_of, decode_event, encode_data, schema_version_of
+from events.validation import InvalidText, check_event_size, holds_encoded_nul
 
 ANY_VERSION = -1
 NO_STREAM = 0
@@ -156,6 +157,10 @@ async def append(
     command-side index rows written beside the append commit or roll back with it; a failure
     then aborts that transaction. Raises
     ``ConcurrencyError`` on a version conflict and ``DuplicateEventId`` when an event id exists.
+
+    The last guard of the validation boundary (``events/validation.py``): an event holding a
+    NUL or a lone surrogate raises ``InvalidText``, one bigger than ``MAX_EVENT_BYTES``
+    raises ``EventTooLarge``, before anything is written.
     """
     meta = msgspec.json.encode(metadata).decode()
     rows: list[tuple[Any, ...]] = []
@@ -168,6 +173,8 @@ async def append(
             raise ValueError("event_ids must match events one to one")
         for event_id, event in zip(ids, item.events, strict=True):
             version += 1
+            data = _encoded(event)
+            check_event_size(len(data) + len(meta))
             rows.append(
                 (
                     event_id,
@@ -176,7 +183,7 @@ async def append(
                     version,
                     event.event_type,
                     schema_version_of(event),
-                    encode_data(event).decode(),
+                    data.decode(),
                     meta,
                 )
             )
@@ -214,6 +221,18 @@ async def append(
         raise ConcurrencyError(stream.stream_id, stream.expected_version) from exc
     assert last is not None
     return Position(int(last[0]), int(last[1]))
+
+
+def _encoded(event: Event) -> bytes:
+    """The event's data as stored, refused if PostgreSQL's jsonb could not hold it."""
+    try:
+        data = encode_data(event)
+    except UnicodeEncodeError:
+        raise InvalidText(f"invalid {event.event_type}: it contains an invalid Unicode"
+                          " surrogate") from None
+    if holds_encoded_nul(data):
+        raise InvalidText(f"invalid {event.event_type}: it contains a NUL character (U+0000)")
+    return data
 
 
 async def read_stream(

@@ -15,7 +15,7 @@ from services.command_api.routes import command_routes
 from services.http.deps import provide_runtime
 from services.http.errors import EXCEPTION_HANDLERS
 from services.http.metrics_route import observability_routes
-from services.http.middleware import install_observability
+from services.http.middleware import install_observability, install_url_guard
 from services.query_api.routes import query_routes
 
 AppPart = Literal["command", "query"]
@@ -52,6 +52,7 @@ def create_app(
         logging_config=None,  # structlog is configured per process (postlog.logging)
         debug=False,
     )
+    install_url_guard(app)
     # Outside routing and the exception handlers, so 404/405/500 get an id, a log line, a count.
     install_observability(app, runtime.metrics)
     return app

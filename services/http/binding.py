@@ -70,15 +70,26 @@ def type_error(expected: str, value: Any, field: str) -> InvalidInput:
         f"Unmarshal type error: expected={expected}, got={go_kind(value)}, field={field}")
 
 
+def decode_json(body: bytes | str) -> Any:
+    """Any JSON text, or 400 ``Syntax error: ...``: malformed JSON, text that is not UTF-8
+    (or holds a lone surrogate) and nesting too deep for the decoder are all the client's
+    error, never a 500."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"Syntax error: {exc}") from None
+    except UnicodeError:
+        raise InvalidInput("Syntax error: the body is not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidInput("Syntax error: JSON nested too deeply") from None
+
+
 def decode_object(body: bytes) -> dict[str, Any] | None:
     """The JSON object of ``body``; None for an empty body or ``null``. Bad JSON and any
     other JSON value are 400s."""
     if not body.strip():
         return None
-    try:
-        data = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"Syntax error: {exc}") from None
+    data = decode_json(body)
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -192,10 +203,7 @@ async def form_values(
         form = await request.form()
         values = {k: str(form.get(k)) for k in fields if k in form}
     elif media_type == "application/json" and (raw := await request.body()).strip():
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise APIError(400, f"Syntax error: {exc}") from None
+        data = decode_json(raw)
         if isinstance(data, dict):
             values = {k: str(v) for k in fields if from_json(v := data.get(k))}
     for key in fields:

@@ -8,11 +8,13 @@ from typing import Any
 import structlog
 from litestar import Request
 
+from events.validation import check_line
 from services.command_api.executor import CommandContext, request_fingerprint
 
 CORRELATION_HEADER = "x-correlation-id"
 REQUEST_ID_HEADER = "x-request-id"
 IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_KEY_MAX_BYTES = 255  # it is a primary key (with the actor) in eventlog.idempotency
 
 
 def correlation_id_of(request: Request[Any, Any, Any]) -> str:
@@ -37,7 +39,8 @@ def _path_and_query(request: Request[Any, Any, Any]) -> str:
 async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
     """Everything the executor needs to know about who sent a command and how to dedupe it."""
     body = await request.body()
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    key = check_line(request.headers.get(IDEMPOTENCY_HEADER, "").strip(), "Idempotency-Key",
+                     IDEMPOTENCY_KEY_MAX_BYTES)
     actor = str(request.scope.get("state", {}).get("actor", ""))
     cid = correlation_id_of(request)
     return CommandContext(

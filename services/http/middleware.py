@@ -13,7 +13,7 @@ import uuid
 import structlog
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from postlog.metrics import Metrics
 
@@ -93,3 +93,41 @@ class ObservabilityMiddleware:
 def install_observability(app: Litestar, metrics: Metrics) -> None:
     """Wrap the app's whole handler (routing and exception handling included)."""
     app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, metrics)
+
+
+NUL_IN_URL = "invalid URL: it contains a NUL character (U+0000)"
+
+
+class UrlGuardMiddleware:
+    """Refuses a request whose path or query string holds a NUL character (raw or ``%00``)
+    with listmonk's ``{"message": ...}`` and 400, before any handler sees it: no text field
+    of PostgreSQL can hold NUL, so a search, query or tag filter carrying one would otherwise
+    fail deep in a query as a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and _url_holds_nul(scope):
+            body = b'{"message":"' + NUL_IN_URL.encode() + b'"}'
+            start: HTTPResponseStartEvent = {
+                "type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]}
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await self.app(scope, receive, send)
+
+
+def _url_holds_nul(scope: Scope) -> bool:
+    query = scope.get("query_string", b"")
+    raw_path = scope.get("raw_path") or b""
+    return (b"%00" in query or b"\x00" in query or b"%00" in raw_path
+            or "\x00" in scope.get("path", ""))
+
+
+def install_url_guard(app: Litestar) -> None:
+    """Wrap the app's handler (install before ``install_observability``, which then logs and
+    counts the refusals)."""
+    app.asgi_handler = UrlGuardMiddleware(app.asgi_handler)

@@ -85,7 +85,7 @@ def page(title: str, body: Html, *, status_code: int = 200,
         "<style>{style}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n",
         title=title, style=Html(_STYLE), body=body)
     return Response(content=str(document), status_code=status_code,
-                    media_type="text/html; charset=utf-8",
+                    media_type="text/html",  # litestar adds "; charset=utf-8"
                     headers={**_HEADERS, **(extra_headers or {})})
 
 

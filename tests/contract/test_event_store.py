@@ -25,6 +25,7 @@ from events.store import (
     read_stream,
 )
 from events.templates import TemplateDeleted
+from events.validation import EventTooLarge, InvalidText
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 META = EventMetadata(actor="test")
@@ -176,3 +177,28 @@ async def test_concurrent_appends_to_distinct_streams_all_land(fresh_database_ur
         assert len(events) == 80
         positions = [e.position for e in events]
         assert positions == sorted(positions)
+
+
+async def test_an_event_postgres_or_nats_cannot_take_is_refused_and_nothing_is_written(
+        fresh_database_url: str) -> None:
+    """The store is the boundary's last guard: a NUL anywhere in an event's data, or an event
+    above the size limit, raises before the INSERT, so the append (every stream of it) is
+    not written and the caller's transaction can still commit its other work."""
+    async with await connect(fresh_database_url) as conn:
+        nul = ListCreated(list_id=9, uuid=str(uuid.uuid4()), name="a\x00b",
+                          list_type="public", optin="single", at=NOW)
+        big = ListCreated(list_id=10, uuid=str(uuid.uuid4()), name="big", list_type="public",
+                          optin="single", description="x" * 1_000_001, at=NOW)
+        with pytest.raises(InvalidText, match=r"invalid list\.created: it contains a NUL"):
+            async with conn.transaction():
+                await append(conn, [StreamAppend("list-8", 0, [created(8)]),
+                                    StreamAppend("list-9", 0, [nul])], META)
+        with pytest.raises(EventTooLarge, match="the limit is 1000000"):
+            async with conn.transaction():
+                await append(conn, [StreamAppend("list-10", 0, [big])], META)
+        text_nul = ListCreated(list_id=11, uuid=str(uuid.uuid4()), name="back\\u0000slash",
+                               list_type="public", optin="single", at=NOW)
+        async with conn.transaction():
+            await append(conn, [StreamAppend("list-11", 0, [text_nul])], META)
+        assert [e.stream_id for e in await read_all_once_visible(conn, 1)] == ["list-11"]
+        assert (await read_stream(conn, "list-11"))[0].data["name"] == "back\\u0000slash"

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from events.validation import InvalidText
 from services.command_api.domain import InvalidInput
 from services.command_api.subscribers.fields import (
     SubscriberFields,
@@ -64,8 +65,10 @@ def test_create_name_is_trimmed_or_derived() -> None:
 def test_update_name_empty_keeps_and_long_is_refused() -> None:
     assert SubscriberFields(name="").update_name() is None
     assert SubscriberFields(name=" Al ").update_name() == "Al"
-    with pytest.raises(InvalidInput, match=r"Invalid name\."):
+    with pytest.raises(InvalidText, match=r"Invalid name\."):
         SubscriberFields(name="x" * 2001).update_name()
+    with pytest.raises(InvalidText, match="it contains a line break"):
+        SubscriberFields(name="a\vb").update_name()
 
 
 def test_json_binding_like_go() -> None:

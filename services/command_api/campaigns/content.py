@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET
 
 from events.campaigns import CONTENT_TYPES, CampaignContent, ContentType
+from events.validation import check_json, check_line, check_lines, check_text
 from services.command_api.campaigns.commands import (
     INVALID_FROM_EMAIL,
     INVALID_LIST_IDS,
@@ -37,6 +38,8 @@ INVALID_BODY = "Error compiling campaign body: {}"
 NAME_MAX_BYTES = 2000  # listmonk's stdInputMaxLen
 SUBJECT_MAX_BYTES = 5000  # larger: a subject may hold template logic
 TAG_MAX_CHARS = 100  # listmonk stores tags as VARCHAR(100)[]
+SLUG_MAX_BYTES = 2000  # indexed: well under PostgreSQL's B-tree row limit
+HEADER_NAME_MAX_BYTES = 1000
 # "Name <local@domain>" (searched, not anchored, like Go's regexp.Match); else a bare address.
 _FROM_ADDRESS = re.compile(r"((.+?)\s)?<(.+?)@(.+?)>")
 _GO_SPACES = re.compile(r"[\t\n\f\r ]+")
@@ -86,6 +89,7 @@ def validate(content: CampaignContent, *, lists: tuple[ListRef, ...], list_ids: 
         raise InvalidInput(INVALID_BODY.format(exc)) from None
     if any(len(tag) > TAG_MAX_CHARS for tag in content.tags):
         raise InvalidInput(f"Invalid tags: a tag can have at most {TAG_MAX_CHARS} characters")
+    check_texts(content)
     by_id = {ref.id: ref for ref in lists}
     return msgspec.structs.replace(
         content,
@@ -113,12 +117,36 @@ def coerce_content_type(value: str) -> ContentType:
     return "richtext"
 
 
+def check_texts(content: CampaignContent) -> None:
+    """postlog's validation boundary (``events/validation.py``) over every text of a
+    campaign: one-line fields hold no control character or line break, bodies no NUL,
+    JSON values no NUL and at most 64 levels; 400 naming the first field that fails."""
+    check_line(content.name, "name", NAME_MAX_BYTES)
+    check_line(content.subject, "subject", SUBJECT_MAX_BYTES)
+    check_line(content.from_email, "from_email")
+    check_line(content.messenger, "messenger")
+    check_text(content.body, "body")
+    for field, value in (("altbody", content.altbody), ("body_source", content.body_source)):
+        if value is not None:
+            check_text(value, field)
+    for header in content.headers:
+        for name, value in header.items():
+            check_line(name, "headers", HEADER_NAME_MAX_BYTES)
+            check_line(value, "headers", SUBJECT_MAX_BYTES)
+    check_lines(content.tags, "tags")
+    check_json(content.attribs, "attribs")
+    check_json(content.archive_meta, "archive_meta")
+    if content.archive_slug is not None:
+        check_line(content.archive_slug, "archive_slug", SLUG_MAX_BYTES)
+
+
 def normalize_slug(raw: str) -> str | None:
     """listmonk's archive slug: lower case, runs of anything but letters, marks and digits
-    become one ``-``; ``None`` when nothing is left."""
+    become one ``-``; ``None`` when nothing is left. At most ``SLUG_MAX_BYTES`` (it is
+    indexed in the campaigns read model), else 400."""
     kept = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in raw.lower())
     slug = _GO_SPACES.sub("-", kept.strip())
-    return slug or None
+    return check_line(slug, "archive_slug", SLUG_MAX_BYTES) or None
 
 
 def optin_body(lists: tuple[ListRef, ...]) -> str:

@@ -22,6 +22,7 @@ from psycopg.rows import tuple_row
 from events.base import Event
 from events.campaigns import CampaignCreated
 from events.store import StreamAppend
+from events.validation import check_json
 from postlog.runtime import Runtime
 from services.command_api.campaigns.audience import (
     compute_audience,
@@ -222,6 +223,8 @@ async def update_archive(request: AnyRequest, runtime: NamedDependency[Runtime],
     target = path_id(campaign_id)
     req = archive_request(await _json_body(request))
     slug = normalize_slug(req.archive_slug)
+    if req.archive_meta is not None:
+        check_json(req.archive_meta, "archive_meta")
     command = SetArchive(campaign_id=target, archive=req.archive, archive_slug=slug,
                          archive_template_id=req.archive_template_id or None,
                          archive_meta=req.archive_meta, at=_now())

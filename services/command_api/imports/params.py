@@ -107,6 +107,8 @@ def parse_params(raw: str) -> ImportParams:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ParamsError(str(exc)) from None
+    except (UnicodeError, RecursionError):
+        raise ParamsError("invalid JSON") from None
     if data is None:
         return ImportParams()
     if not isinstance(data, dict):

@@ -27,6 +27,7 @@ from litestar.types import ControllerRouterHandler
 from events.base import EventMetadata
 from events.imports import ImportFailed, ImportStarted
 from events.subscribers import SUBSCRIPTION_STATUSES, SubscriptionStatus
+from events.validation import check_line
 from postlog.runtime import Runtime
 from services.command_api.executor import NOTIFY_CHANNEL
 from services.command_api.imports import job as jobs
@@ -53,11 +54,11 @@ INVALID_MODE = "Invalid mode"
 INVALID_SUB_STATUS = "Invalid subscription status"
 INVALID_DELIM = "Delimiter should be a single character."
 INVALID_FILE = "Invalid file: http: no such file"
-ERROR_STARTING = "Error starting import: an import is already running"
 ERROR_ZIP = "Error processing ZIP file: {}"
 # Uploads may be far larger than other request bodies (POSTLOG_MAX_BODY_BYTES).
 IMPORT_MAX_BYTES = 4 * 1024**3
 _COPY_CHUNK = 1 << 20
+FILENAME_MAX_BYTES = 1000
 
 
 def _json(data: Any) -> Response[bytes]:
@@ -85,8 +86,9 @@ def validate(params: ImportParams, filename: str) -> ImportOptions:
         (s for s in SUBSCRIPTION_STATUSES if s == raw_status), None)
     if status is None:
         raise APIError(400, INVALID_SUB_STATUS)
-    if len(params.delim.encode()) != 1:
+    if len(params.delim.encode()) != 1 or (params.delim != "\t" and params.delim < " "):
         raise APIError(400, INVALID_DELIM)
+    check_line(filename, "file name", FILENAME_MAX_BYTES)
     return ImportOptions(
         name=filename, mode="subscribe" if params.mode == "subscribe" else "blocklist",
         subscription_status=status,
@@ -165,15 +167,16 @@ async def _claim(
                 list_ids=list(options.list_ids), at=datetime.now(UTC))
             state = await claim(conn, started, f"{socket.gethostname()}:{os.getpid()}",
                                 metadata, import_log.take())
-            if state is None:
-                raise APIError(500, ERROR_STARTING)
+            if state is None:  # another upload claimed the slot first
+                raise APIError(400, ALREADY_RUNNING)
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return state, options
 
 
 async def _unzip(runtime: Runtime, import_id: uuid.UUID, path: str, workdir: str,
                  metadata: EventMetadata, import_log: jobs.ImportLog) -> str:
-    """The CSV inside the uploaded ZIP; on failure the import ends ``failed`` and 500."""
+    """The CSV inside the uploaded ZIP; on failure the import ends ``failed`` and 400 (listmonk
+    answers 500, but a file that is not a ZIP is the client's error)."""
     try:
         return await asyncio.to_thread(extract_csv, path, workdir, import_log)
     except ImportFileError as exc:
@@ -183,7 +186,7 @@ async def _unzip(runtime: Runtime, import_id: uuid.UUID, path: str, workdir: str
                     import_id=str(import_id), reason=str(exc), imported=0,
                     at=datetime.now(UTC)), metadata)
             await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-        raise APIError(500, ERROR_ZIP.format(exc)) from None
+        raise APIError(400, ERROR_ZIP.format(exc)) from None
 
 
 @delete("/api/import/subscribers", guards=[require_auth],

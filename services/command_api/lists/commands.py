@@ -18,6 +18,7 @@ from events.lists import (
     ListStatus,
     ListType,
 )
+from events.validation import check_line, check_lines, check_text
 from services.command_api.domain import InvalidInput
 from services.http.binding import (
     bind_object,
@@ -111,8 +112,11 @@ class ListFields:
         """listmonk's checks, in its order: the name first, then the enums (in ``to_*``)."""
         if not 1 <= len(self.name.encode()) <= NAME_MAX_BYTES:
             raise InvalidInput(INVALID_NAME)
+        check_line(self.name, "name")
         if any(len(tag) > TAG_MAX_CHARS for tag in self.tags):
             raise InvalidInput(f"Invalid tags: a tag can have at most {TAG_MAX_CHARS} characters")
+        check_lines(self.tags, "tags")
+        check_text(self.description, "description")
 
 
 E = TypeVar("E", bound=str)

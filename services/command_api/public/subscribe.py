@@ -25,6 +25,7 @@ from litestar.types import ControllerRouterHandler
 from events.base import Event
 from events.store import StreamAppend
 from events.subscribers import OptinRequested
+from events.validation import InvalidText
 from postlog.runtime import Runtime
 from services.command_api.domain import Conflict, DomainError, InvalidInput
 from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
@@ -32,7 +33,7 @@ from services.command_api.public.forms import form_values, public_context, settl
 from services.command_api.respond import answer
 from services.command_api.subscribers.commands import CreateSubscriber, ResubscribeLists
 from services.command_api.subscribers.decider import Absent, stream_id, subscriber_decider
-from services.command_api.subscribers.fields import INVALID_EMAIL, INVALID_NAME, sanitize_email
+from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email, valid_name
 from services.command_api.subscribers.handling import (
     PROJECTIONS,
     load_active,
@@ -58,7 +59,6 @@ from services.query_api.public.views import INVALID_UUID, subscribed_page
 NO_LISTS = "No valid lists selected to subscribe."
 HONEYPOT_FILLED = "The form could not be accepted."
 EMAIL_MAX_BYTES = 1000
-NAME_MAX_BYTES = 2000
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,7 @@ def sign_up(email: str, name: str, list_uuids: list[str]) -> SignUp:
     if len(email.encode()) > EMAIL_MAX_BYTES:
         raise InvalidInput(INVALID_EMAIL)
     clean_email = sanitize_email(email)
-    clean_name = name.strip()
-    if not clean_name:
-        clean_name = clean_email.split("@", 1)[0]
-    elif len(clean_name.encode()) > NAME_MAX_BYTES:
-        raise InvalidInput(INVALID_NAME)
+    clean_name = valid_name(name) or clean_email.split("@", 1)[0]
     if not all(is_uuid(u) for u in list_uuids):
         raise InvalidInput(INVALID_UUID)
     return SignUp(clean_email, clean_name, tuple(dict.fromkeys(u.lower() for u in list_uuids)))
@@ -191,6 +187,8 @@ async def subscription_form(
         outcome = await subscribe(runtime, ctx, signup)
     except (DomainError, APIError) as exc:
         return error_page(exc.message, status_code=exc.status_code)
+    except InvalidText as exc:
+        return error_page(exc.message, status_code=400)
     await settle(runtime, outcome)
     return subscribed_page(bool(outcome.result.get("has_optin")))
 

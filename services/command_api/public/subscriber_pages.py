@@ -26,6 +26,7 @@ from litestar.types import ControllerRouterHandler
 
 from events.base import Event
 from events.store import StreamAppend
+from events.validation import InvalidText
 from postlog.runtime import Runtime
 from services.command_api.domain import DomainError
 from services.command_api.executor import Decision, execute
@@ -40,7 +41,7 @@ from services.command_api.subscribers.commands import (
     UpdateSubscriber,
 )
 from services.command_api.subscribers.decider import Active, stream_id, subscriber_decider
-from services.command_api.subscribers.fields import INVALID_NAME
+from services.command_api.subscribers.fields import INVALID_NAME, valid_name
 from services.command_api.subscribers.handling import (
     erase_subscribers,
     for_each_subscriber,
@@ -101,6 +102,8 @@ async def _run(request: Request[Any, Any, Any], runtime: Runtime, subscriber_id:
     except DomainError as exc:
         message = SUBSCRIBER_NOT_FOUND if exc.status_code == 404 else exc.message
         return error_page(message, status_code=exc.status_code)
+    except InvalidText as exc:
+        return error_page(exc.message, status_code=400)
     await settle(runtime, outcome)
     return None
 
@@ -169,7 +172,11 @@ async def unsubscribe(
         failed = await _run(request, runtime, found.id, leave)
         return failed or message_page(*(BLOCKLISTED if blocklist else UNSUBSCRIBED))
 
-    name = first.get("name", "").strip()
+    raw_name = first.get("name", "")
+    try:
+        name = valid_name(raw_name)
+    except InvalidText as exc:
+        return error_page(exc.message, status_code=400)
     if not name or len(name.encode()) > MANAGE_NAME_MAX_BYTES:
         return error_page(INVALID_NAME, status_code=400)
     kept = {u.lower() for u in values.get("l", [])}

@@ -7,6 +7,9 @@
   spaces, each word capitalised: ``john.doe@x`` -> ``John Doe``). On update a name longer than
   2000 bytes is 400 ``Invalid name.`` and an empty one keeps the current name.
 - Status: ``enabled`` (default on create) | ``disabled`` | ``blocklisted``.
+- Every text passes postlog's validation boundary (``events/validation.py``): a name holds no
+  control character or line break and at most 2000 bytes (create and update alike); attribs
+  hold no NUL and nest at most 64 levels. Such input is a 400 naming the field.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from events.subscribers import (
     SubscriberStatus,
     SubscriptionStatus,
 )
+from events.validation import check_json, check_line
 from services.command_api.domain import InvalidInput
 from services.http.binding import (
     bind_object,
@@ -36,8 +40,9 @@ INVALID_NAME = "Invalid name."
 EMAIL_MAX_BYTES = 1000
 NAME_MAX_BYTES = 2000
 
-# RFC 5322 atext as Go's net/mail reads it: printable ASCII but the specials, or any non-ASCII.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff]"
+# RFC 5322 atext as Go's net/mail reads it: printable ASCII but the specials, or any non-ASCII
+# character but the C1 controls, the line and paragraph separators and lone surrogates.
+_ATEXT = (r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u00a0-\u2027\u202a-\ud7ff\ue000-\U0010ffff]")
 _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _ADDRESS = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
 _WORD = re.compile(r"[^\W_]+(?:['_][^\W_]+)*")
@@ -51,6 +56,11 @@ def sanitize_email(raw: str) -> str:
     if not _ADDRESS.fullmatch(email):
         raise InvalidInput(INVALID_EMAIL)
     return email
+
+
+def valid_name(raw: str) -> str:
+    """A sent name, trimmed, if it is one line of at most 2000 bytes; else 400."""
+    return check_line(raw, "name", NAME_MAX_BYTES, INVALID_NAME).strip()
 
 
 def name_from_email(email: str) -> str:
@@ -100,14 +110,11 @@ class SubscriberFields:
         return sanitize_email(email)
 
     def create_name(self, email: str) -> str:
-        return (self.name or "").strip() or name_from_email(email)
+        return valid_name(self.name or "") or name_from_email(email)
 
     def update_name(self) -> str | None:
         """The new name, or None to keep the current one (sent empty or not at all)."""
-        name = self.name or ""
-        if name and len(name.encode()) > NAME_MAX_BYTES:
-            raise InvalidInput(INVALID_NAME)
-        return name.strip() or None
+        return valid_name(self.name or "") or None
 
     def status_or(self, default: SubscriberStatus | None) -> SubscriberStatus | None:
         return subscriber_status(self.status) if self.status else default
@@ -119,11 +126,15 @@ def fields_from_json(body: bytes) -> SubscriberFields:
         email=string_field(data, "email"),
         name=string_field(data, "name"),
         status=string_field(data, "status"),
-        attribs=object_field(data, "attribs"),
+        attribs=_attribs(object_field(data, "attribs")),
         attribs_sent="attribs" in data,
         lists=int_list_field(data, "lists"),
         preconfirm=bool_field(data, "preconfirm_subscriptions"),
     )
+
+
+def _attribs(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else check_json(value, "attribs")
 
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})

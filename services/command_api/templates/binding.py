@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from events.validation import check_line, check_text
 from services.command_api.domain import InvalidInput
 from services.command_api.templates.commands import (
     INVALID_NAME,
@@ -23,6 +24,7 @@ from services.command_api.templates.commands import (
 from services.http.binding import bound_items, decode_object, first_values, string_value
 
 _FIELDS = ("name", "type", "subject", "body", "body_source")
+SUBJECT_MAX_BYTES = 5000  # listmonk's limit on campaign subjects (they are templates too)
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,21 @@ class TemplateFields:
     body: str = ""
     body_source: str | None = None
 
+    def validate(self) -> None:
+        """listmonk's name length, then postlog's boundary for every text
+        (``events/validation.py``); a tx subject is one line of at most 5000 bytes."""
+        if not 1 <= len(self.name.encode()) <= NAME_MAX_BYTES:
+            raise InvalidInput(INVALID_NAME)
+        check_line(self.name, "name")
+        check_line(self.subject, "subject", SUBJECT_MAX_BYTES)
+        check_text(self.body, "body")
+        if self.body_source is not None:
+            check_text(self.body_source, "body_source")
+
     def to_create(self, template_id: int, at: datetime) -> CreateTemplate:
         """A ``CreateTemplate`` after listmonk's checks. Campaign templates have no subject
         (each campaign has its own)."""
-        if not 1 <= len(self.name.encode()) <= NAME_MAX_BYTES:
-            raise InvalidInput(INVALID_NAME)
+        self.validate()
         kind = template_type(self.type)
         subject = self.subject if kind == "tx" else ""
         check_template(kind, self.name, subject, self.body)
@@ -51,8 +63,7 @@ class TemplateFields:
     def to_update(self, template_id: int, at: datetime) -> UpdateTemplate:
         """An ``UpdateTemplate``; the decider checks the result against the stored type (a
         ``type`` sent with the edit is ignored: a template's type never changes)."""
-        if not 1 <= len(self.name.encode()) <= NAME_MAX_BYTES:
-            raise InvalidInput(INVALID_NAME)
+        self.validate()
         return UpdateTemplate(template_id=template_id, name=self.name, subject=self.subject,
                               body=self.body, body_source=self.body_source or None, at=at)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from events.message_storage import AttachmentFile
+from events.validation import check_json, check_line, check_text
 from services.command_api.domain import InvalidInput
 from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email
 from services.http.binding import (
@@ -32,6 +33,8 @@ TX_FIELDS = (
     "altbody",
 )
 INVALID_FIELDS = "Invalid fields: {}"
+SUBJECT_MAX_BYTES = 5000
+HEADER_NAME_MAX_BYTES = 1000
 UNKNOWN_MESSENGER = "Unknown messenger {}."
 
 
@@ -130,9 +133,28 @@ def validate(req: TxRequest, *, default_from_email: str,
     messenger = req.messenger or "email"
     if messenger not in messengers:
         raise InvalidInput(UNKNOWN_MESSENGER.format(messenger))
+    check_texts(req)
     return replace(req, subscriber_mode=mode, subscriber_emails=tuple(cleaned),
                    subscriber_ids=tuple(ids), from_email=req.from_email or default_from_email,
                    messenger=messenger)
+
+
+def check_texts(req: TxRequest) -> None:
+    """postlog's validation boundary (``events/validation.py``) over every text of a message:
+    subject, addresses and headers one line each, the alt body without NUL, ``data`` without
+    NUL and at most 64 levels deep; 400 naming the first field that fails."""
+    check_line(req.subject, "subject", SUBJECT_MAX_BYTES)
+    check_line(req.from_email, "from_email")
+    check_line(req.content_type, "content_type")
+    check_text(req.altbody, "altbody")
+    check_json(req.data, "data")
+    for header in req.headers:
+        for name, value in header.items():
+            check_line(name, "headers", HEADER_NAME_MAX_BYTES)
+            check_line(value, "headers", SUBJECT_MAX_BYTES)
+    for attachment in req.attachments:
+        check_line(attachment.name, "file name", HEADER_NAME_MAX_BYTES)
+        check_line(attachment.content_type, "file content type", HEADER_NAME_MAX_BYTES)
 
 
 def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
