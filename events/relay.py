@@ -26,6 +26,11 @@ Two ways to publish a batch, same messages and headers:
 
 ``NOTIFY postlog_events`` (sent by the command executor after a commit) wakes the leader; a short
 poll is the fallback. NATS or Postgres outages are retried with back-off, never fatal.
+
+No single event can stall the relay: one too large for the server (``max_payload``) or the
+stream (``max_msg_size``) is published **by reference** (no body, ``Postlog-Payload: reference``;
+consumers read it from the log), and header values and subject tokens are sanitised
+(``events/wire.py``): a control character or a space there would be refused on every retry.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
+import nats.errors
 import psycopg
 import structlog
 from nats.aio.client import Client
@@ -46,7 +53,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.checkpoints import load_checkpoint, pending_since, save_checkpoint
 from events.store import Position, RecordedEvent, read_all
-from events.wire import encode_message
+from events.wire import PAYLOAD_SIZE, encode_message, is_reference, subject_token
 from postlog.metrics import Metrics
 from postlog.nats import connect, ensure_stream
 from postlog.settings import Settings
@@ -61,6 +68,8 @@ LAG_LOG_INTERVAL = 30.0
 YIELD_EVERY = 50
 
 AfterPublish = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
+# Events published by reference in a batch, with the size their body would have had.
+References = list[tuple[RecordedEvent, int]]
 
 
 def checkpoint_name(settings: Settings) -> str:
@@ -123,6 +132,10 @@ class Relay:
         # (enables chained publishing); None after taking the lead or any failure.
         self._chain_tip: tuple[Position, str] | None = None
         self._stream_ready = False
+        # The stream's own message size limit (``max_msg_size``), None when it sets none.
+        self._max_msg_size: int | None = None
+        # Events the client refused as too large: published by reference from now on.
+        self._force_reference: set[uuid.UUID] = set()
         self._lag_logged_at = 0.0
         self._log = log.bind(stream=settings.stream_name)
 
@@ -244,6 +257,9 @@ class Relay:
         js = self._nc.jetstream(timeout=self.ack_timeout)
         if not self._stream_ready:
             await ensure_stream(js, self.settings)
+            info = await js.stream_info(self.settings.stream_name)
+            limit = info.config.max_msg_size
+            self._max_msg_size = limit if limit is not None and limit > 0 else None
             self._stream_ready = True
         return js
 
@@ -255,9 +271,11 @@ class Relay:
                 batch = await read_all(conn, after=checkpoint, limit=self.batch_size)
             if not batch:
                 return
-            duplicates = await self._publish(js, batch, checkpoint)
+            references: References = []
+            duplicates = await self._publish(js, batch, checkpoint, references)
             self.metrics.relay_events_published_total += len(batch) - duplicates
             self.metrics.relay_duplicate_acks_total += duplicates
+            self._report_references(references)
             if self.after_publish is not None:
                 await self.after_publish(batch)
             async with self.pool.connection(timeout=10) as conn:
@@ -272,21 +290,26 @@ class Relay:
                 return
 
     async def _publish(
-        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position
+        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position,
+        references: References,
     ) -> int:
-        """Publish in log order from this one task, then wait for the acks; returns duplicates."""
+        """Publish in log order from this one task, then wait for the acks; returns duplicates.
+
+        Events sent by reference are appended to ``references``.
+        """
         tip = self._chain_tip
         self._chain_tip = None  # until this batch is known stored
         if tip is not None and tip[0] == checkpoint and self._nc is not None:
-            duplicates = await self._publish_chained(js, self._nc, batch, tip)
+            duplicates = await self._publish_chained(js, self._nc, batch, tip, references)
             self.metrics.relay_chained_batches_total += 1
         else:
-            duplicates = await self._publish_acked(js, batch, checkpoint)
+            duplicates = await self._publish_acked(js, batch, checkpoint, references)
         self._chain_tip = (batch[-1].position, str(batch[-1].event_id))
         return duplicates
 
     async def _publish_acked(
-        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position
+        self, js: JetStreamContext, batch: Sequence[RecordedEvent], checkpoint: Position,
+        references: References,
     ) -> int:
         """Every message acked; the first one without an expectation."""
         futures: list[asyncio.Future[PubAck]] = []
@@ -295,11 +318,11 @@ class Relay:
             for i, recorded in enumerate(batch):
                 if i and not i % YIELD_EVERY:
                     await asyncio.sleep(0)
-                payload, headers = encode_message(recorded, prev)
+                subject, payload, headers = self._message(recorded, prev, references)
                 if prev_id:
                     headers[Header.EXPECTED_LAST_MSG_ID] = prev_id
-                subject = self.settings.subject_for(recorded.category, recorded.type)
-                futures.append(await js.publish_async(subject, payload, headers=headers))
+                with self._too_large(recorded):
+                    futures.append(await js.publish_async(subject, payload, headers=headers))
                 prev, prev_id = recorded.position, str(recorded.event_id)
             acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
         finally:
@@ -309,7 +332,7 @@ class Relay:
 
     async def _publish_chained(
         self, js: JetStreamContext, nc: Client, batch: Sequence[RecordedEvent],
-        tip: tuple[Position, str],
+        tip: tuple[Position, str], references: References,
     ) -> int:
         """Every message chained to its predecessor (the first to ``tip``); only the last acked.
 
@@ -322,13 +345,13 @@ class Relay:
             for i, recorded in enumerate(batch):
                 if i and not i % YIELD_EVERY:
                     await asyncio.sleep(0)
-                payload, headers = encode_message(recorded, prev)
+                subject, payload, headers = self._message(recorded, prev, references)
                 headers[Header.EXPECTED_LAST_MSG_ID] = prev_id
-                subject = self.settings.subject_for(recorded.category, recorded.type)
-                if i < last:
-                    await nc.publish(subject, payload, headers=headers)
-                else:
-                    future = await js.publish_async(subject, payload, headers=headers)
+                with self._too_large(recorded):
+                    if i < last:
+                        await nc.publish(subject, payload, headers=headers)
+                    else:
+                        future = await js.publish_async(subject, payload, headers=headers)
                 prev, prev_id = recorded.position, str(recorded.event_id)
             assert future is not None
             ack = await asyncio.wait_for(future, self.ack_timeout)
@@ -336,6 +359,47 @@ class Relay:
             if future is not None:
                 future.cancel()
         return 1 if ack.duplicate else 0
+
+    def _message(
+        self, recorded: RecordedEvent, prev: Position, references: References
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """Subject, payload and headers of one event: by reference when too large to send."""
+        payload, headers = encode_message(
+            recorded, prev, max_size=self._size_limit(),
+            by_reference=recorded.event_id in self._force_reference)
+        if is_reference(headers):
+            references.append((recorded, int(headers[PAYLOAD_SIZE])))
+        subject = self.settings.subject_for(
+            subject_token(recorded.category), subject_token(recorded.type, dots=True))
+        return subject, payload, headers
+
+    def _size_limit(self) -> int | None:
+        """The largest message (headers included) both the server and the stream accept."""
+        limits = [self._nc.max_payload] if self._nc is not None else []
+        if self._max_msg_size is not None:
+            limits.append(self._max_msg_size)
+        return min(limits, default=None)
+
+    @contextlib.contextmanager
+    def _too_large(self, recorded: RecordedEvent) -> Iterator[None]:
+        """On ``MaxPayloadError`` (the limit shrank on a reconnect), the retry of the batch
+        sends that event by reference."""
+        try:
+            yield
+        except nats.errors.MaxPayloadError:
+            self._force_reference.add(recorded.event_id)
+            raise
+
+    def _report_references(self, references: References) -> None:
+        """Count and log the events of a stored batch that were published by reference."""
+        for recorded, size in references:
+            self._force_reference.discard(recorded.event_id)
+            self.metrics.relay_events_by_reference_total += 1
+            self._log.warning(
+                "relay_event_by_reference", event_id=str(recorded.event_id),
+                position=str(recorded.position), stream_id=recorded.stream_id,
+                type=recorded.type, size=size, limit=self._size_limit(),
+                reason="too large for NATS: published without its body, read it from the log")
 
     async def _observe_lag(self) -> None:
         """Set the pending gauges; log the lag now and then while behind."""

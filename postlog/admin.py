@@ -26,6 +26,7 @@ from postlog.settings import Settings
 from services.command_api.domain import DomainError
 
 PROGRESS_EVERY_SECONDS = 2.0
+QUARANTINE_LIST_LIMIT = 1000
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -129,22 +130,44 @@ async def _create_api_user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _projections(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.quarantine import quarantine_counts
+    from projections.registry import all_projections, projection_by_name
+
     if args.action == "status":
-        from projections.registry import all_projections
         from projections.status import format_status_table, projection_status
 
         async with _pool(settings) as pool:
-            print(format_status_table(await projection_status(pool, all_projections())))
+            rows = await projection_status(pool, all_projections())
+        print(format_status_table(rows))
+        if any(row.quarantined for row in rows):
+            print("\nSome projections quarantined events they could not apply: list them with"
+                  " `postlog projections quarantine`, fix the cause, then `postlog projections"
+                  " rebuild NAME` (docs/projections.md).", file=sys.stderr)
         return 0
-    from projections.rebuild import rebuild
-    from projections.registry import projection_by_name
-
     try:
-        projection = projection_by_name(args.name, settings)
+        projection = projection_by_name(args.name, settings) if args.name else None
     except KeyError as exc:
         print(f"postlog: {exc.args[0]}", file=sys.stderr)
         return 2
+    if args.action == "quarantine":
+        from projections.quarantine import format_quarantine_table, quarantined_events
+
+        names = [projection.name] if projection else [p.name for p in all_projections()]
+        async with _pool(settings) as pool, pool.connection() as conn:
+            listed = await quarantined_events(conn, names, limit=QUARANTINE_LIST_LIMIT)
+        print(format_quarantine_table(listed))
+        if len(listed) == QUARANTINE_LIST_LIMIT:
+            print(f"(the first {QUARANTINE_LIST_LIMIT} shown)", file=sys.stderr)
+        return 0
+    from projections.rebuild import rebuild
+
+    assert projection is not None
     async with _pool(settings) as pool:
         await rebuild(settings, pool, projection)
+        async with pool.connection() as conn:
+            left = (await quarantine_counts(conn, [projection.name])).get(projection.name, 0)
     print(f"projection {args.name} rebuilt")
+    if left:
+        print(f"postlog: {left} event(s) could not be applied and are quarantined; see"
+              f" `postlog projections quarantine {args.name}`", file=sys.stderr)
     return 0

@@ -64,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     projections = commands.add_parser("projections", help="inspect and rebuild read models")
     actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("status", help="position and lag of every projection")
+    actions.add_parser("status", help="position, lag and quarantined events of every projection")
+    quarantine = actions.add_parser(
+        "quarantine", help="list the events projections could not apply (see docs/projections.md)")
+    quarantine.add_argument("name", nargs="?", help="only this projection")
     rebuild = actions.add_parser("rebuild", help="rebuild one read model from the log, no downtime")
     rebuild.add_argument("name")
     return parser

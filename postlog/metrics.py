@@ -54,6 +54,18 @@ class Metrics:
     projection_lag_seconds: dict[str, float] = field(
         default_factory=dict, metadata={"labels": ("projection",)}
     )
+    # Events a projection could not apply, recorded in readmodel.projection_quarantine: those
+    # this process quarantined, and how many the table holds (GET /metrics reads it fresh).
+    projection_events_quarantined_total: dict[str, int] = field(
+        default_factory=lambda: defaultdict(int), metadata={"labels": ("projection",)}
+    )
+    projection_quarantined_events: dict[str, int] = field(
+        default_factory=dict, metadata={"labels": ("projection",)}
+    )
+    # Times a projection stopped before an event it could not apply (retried later).
+    projection_failures_total: dict[str, int] = field(
+        default_factory=lambda: defaultdict(int), metadata={"labels": ("projection",)}
+    )
     # Set by the relay (events/relay.py). Lag as seen by the leader after its last cycle; the
     # scrape-time relay_lag_* figures come from GET /metrics itself.
     relay_leader: int = 0
@@ -61,6 +73,7 @@ class Metrics:
     relay_duplicate_acks_total: int = 0  # re-published after a crash, dropped by NATS dedupe
     relay_publish_failures_total: int = 0
     relay_chained_batches_total: int = 0  # batches proven stored by their last ack alone
+    relay_events_by_reference_total: int = 0  # too large for NATS: sent without a body
     relay_pending_events: int = 0
     relay_pending_seconds: float = 0.0
 

@@ -74,6 +74,28 @@ class BatchProjection(Protocol):
         ...
 
 
+@runtime_checkable
+class QuarantineAware(Protocol):
+    """A projection with event types it still applies on a quarantined (frozen) stream.
+
+    When an event cannot be applied, its stream is frozen for that projection: every later event
+    of the stream is recorded in the quarantine instead of applied, since it may depend on the
+    one that failed. A type listed here is applied anyway because it depends on nothing before
+    it: a deletion by id (``subscriber.deleted`` must remove an erased subscriber's personal
+    data from the read model even when an earlier event of the stream was quarantined). A type
+    whose effect depends on earlier events (a counter moved by a deletion) must not be listed.
+    """
+
+    applied_on_frozen_streams: frozenset[str]
+
+
+def applied_on_frozen_streams(projection: Projection) -> frozenset[str]:
+    """The types ``projection`` applies on a frozen stream (none unless ``QuarantineAware``)."""
+    if isinstance(projection, QuarantineAware):
+        return projection.applied_on_frozen_streams
+    return frozenset()
+
+
 def live_tables(projection: Projection, suffix: str = "") -> dict[str, sql.Identifier]:
     """Identifiers of a projection's tables, optionally with a suffix (for rebuilds)."""
     return {name: sql.Identifier("readmodel", name + suffix) for name in projection.tables}

@@ -35,6 +35,9 @@ class BouncesProjection:
     name = "bounces"
     categories: tuple[str, ...] = ("subscriber", "campaign")
     tables: tuple[str, ...] = (BOUNCES,)
+    # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware): an
+    # erased subscriber's bounces (personal data) leave the table whatever happened before.
+    applied_on_frozen_streams = frozenset({"subscriber.deleted", "subscriber.bounces_deleted"})
 
     def __init__(self, master_key: bytes | None = None) -> None:
         self._master_key = master_key

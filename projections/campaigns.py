@@ -51,6 +51,8 @@ class CampaignsProjection:
     name = "campaigns"
     categories: tuple[str, ...] = ("campaign", "template")
     tables: tuple[str, ...] = (CAMPAIGNS, CAMPAIGN_LISTS)
+    # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware).
+    applied_on_frozen_streams = frozenset({"campaign.deleted"})
 
     def create_statements(self, t: Tables) -> list[sql.Composable]:
         camps, lists = t[CAMPAIGNS], t[CAMPAIGN_LISTS]

@@ -4,7 +4,9 @@ One ephemeral push consumer per runner on ``<prefix>.>`` with ``DeliverPolicy.NE
 acknowledgement (``AckPolicy.ALL``: acking a batch's last message acks the batch) and a bound on
 unacknowledged messages. NATS is only a fast path: whatever it misses (outage, consumer lost,
 messages published before the subscription) the runner reads from Postgres, so the feed may
-come and go without consequence.
+come and go without consequence. A message the relay published by reference (an event too
+large for NATS, ``events/wire.py``) carries no event: it is counted in ``LiveBatch.references``
+and the runner reads that event, and what follows it, from Postgres.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.store import Position, RecordedEvent
-from events.wire import POSITION, decode_message
+from events.wire import POSITION, PayloadByReference, decode_message
 from postlog.nats import connect, ensure_stream
 from postlog.settings import Settings
 
@@ -36,6 +38,7 @@ class LiveBatch:
 
     items: list[tuple[RecordedEvent, Position]] = field(default_factory=list)
     undecodable: int = 0
+    references: int = 0  # published by reference: the events are to be read from Postgres
     skipped: int = 0  # at or before ``applied_through``: acknowledged without decoding
     last: Msg | None = None
 
@@ -129,6 +132,9 @@ class NatsFeed:
                 continue
             try:
                 batch.items.append(decode_message(msg.data, msg.headers))
+            except PayloadByReference as ref:
+                batch.references += 1  # expected (the relay logged it): no warning here
+                log.debug("projection_feed_reference", position=str(ref.reference.position))
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
                 batch.undecodable += 1
                 log.warning("projection_feed_undecodable", subject=msg.subject, error=str(exc))

@@ -39,6 +39,8 @@ class ListsProjection:
     name = "lists"
     categories: tuple[str, ...] = ("list", "subscriber")
     tables: tuple[str, ...] = (LISTS,)
+    # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware).
+    applied_on_frozen_streams = frozenset({"list.deleted"})
 
     def create_statements(self, t: Tables) -> list[sql.Composable]:
         table = t[LISTS]

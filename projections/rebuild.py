@@ -5,12 +5,21 @@ tables keep serving reads and the live runner keeps writing them. Then one short
 locks the projection's checkpoint row (the runner locks it before every write, so it pauses),
 applies what arrived since the replay, renames the live tables to ``__old`` and the fresh ones to
 the live names, sets the checkpoint and drops the old tables. Readers wait only for the renames.
+
+An event the projection cannot apply does not end the rebuild: like the runner, the rebuild
+tries it ``QUARANTINE_AFTER`` times (in separate transactions), then quarantines it and freezes
+its stream (``projections.isolation``). Its quarantine is staged under ``<name>__rebuild`` and
+replaces the projection's rows in the swap, so after a rebuild the quarantine lists exactly what
+the rebuilt tables lack (nothing, once the cause is fixed). A projection-wide fault (its SQL
+names a missing table) or a database outage still ends the rebuild with the error, leaving the
+live tables as they were.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import psycopg
@@ -19,17 +28,25 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from events.store import START, Position, head_position, read_all
+from events.store import START, Position, RecordedEvent, head_position, read_all
 from postlog.settings import Settings
 from projections.base import Projection, Tables, live_tables
+from projections.faults import Fault, describe
+from projections.isolation import QUARANTINE_AFTER, Verdict, apply_isolated, quarantine_at_once
+from projections.quarantine import (
+    STAGED_SUFFIX,
+    clear_quarantine,
+    frozen_streams,
+    log_quarantined,
+    record_quarantined,
+    replace_quarantine,
+)
 from projections.storage import (
-    batch_statements,
     create_tables,
     existing_tables,
     grant_reader,
     lock_projection,
     notify_projections,
-    run_statements,
 )
 
 log = structlog.get_logger(__name__)
@@ -67,6 +84,7 @@ async def rebuild(
             async with pool.connection() as conn, conn.transaction():
                 await _drop(conn, live_tables(projection, REBUILD_SUFFIX))
                 await _drop(conn, live_tables(projection, OLD_SUFFIX))
+                await clear_quarantine(conn, projection.name + STAGED_SUFFIX)
                 await create_tables(conn, projection, fresh)
             position, replayed = await _replay(pool, projection, fresh, progress, batch_size)
             for attempt in range(1, swap_attempts + 1):
@@ -99,24 +117,60 @@ async def _replay(
     bar = ProgressBar(int(row[0]) if row else 0, f"rebuilding {projection.name}",
                       sys.stderr if progress else None)
     position, done, next_log = START, 0, time.monotonic() + 5
+    failures: dict[str, tuple[int, datetime]] = {}  # event id -> attempts, first failed at
     while True:
         async with pool.connection() as conn:
             events = await read_all(conn, position, batch_size, projection.categories)
             if not events:
                 break
             async with conn.transaction():
-                await run_statements(
-                    conn, await batch_statements(conn, projection, tables, events))
-        position, done = events[-1].position, done + len(events)
+                reached = await _apply_staged(conn, projection, tables, events, position,
+                                              _retrying(failures))
+        done += sum(e.position <= reached for e in events)
+        position = reached
         bar.update(done)
         if time.monotonic() >= next_log:
             next_log = time.monotonic() + 5
             log.info("projection_rebuild_progress", projection=projection.name, events=done,
                      total=bar.total, position=str(position))
-        if len(events) < batch_size:
+        if len(events) < batch_size and reached == events[-1].position:
             break
     bar.finish(done)
     return position, done
+
+
+def _retrying(failures: dict[str, tuple[int, datetime]]) -> Verdict:
+    """Quarantine an event at its ``QUARANTINE_AFTER``-th failure (each a new transaction)."""
+    def verdict(event: RecordedEvent, error: Exception) -> tuple[int, datetime] | None:
+        attempts, first = failures.get(str(event.event_id), (0, datetime.now(UTC)))
+        failures[str(event.event_id)] = (attempts + 1, first)
+        if attempts + 1 < QUARANTINE_AFTER:
+            log.warning("projection_rebuild_event_failed", event_id=str(event.event_id),
+                        position=str(event.position), error=describe(error),
+                        attempts=attempts + 1)
+            return None
+        return attempts + 1, first
+    return verdict
+
+
+async def _apply_staged(
+    conn: psycopg.AsyncConnection[Any], projection: Projection, tables: Tables,
+    events: list[RecordedEvent], start: Position, verdict: Verdict,
+) -> Position:
+    """Apply ``events`` to the fresh tables, staging what must be quarantined; position reached.
+
+    Raises the error when the projection stopped for a reason that is not the event's own
+    (a projection-wide fault): the rebuild cannot produce a complete read model.
+    """
+    staged = projection.name + STAGED_SUFFIX
+    frozen = await frozen_streams(conn, [staged], {e.stream_id for e in events})
+    outcome = await apply_isolated(conn, projection, tables, events, start,
+                                   frozen.get(staged, {}), verdict)
+    await record_quarantined(conn, staged, outcome.quarantined)
+    log_quarantined(projection.name, outcome.quarantined)
+    if outcome.failure is not None and outcome.failure.kind is not Fault.EVENT:
+        raise outcome.failure.error
+    return outcome.position
 
 
 async def _swap(
@@ -140,10 +194,13 @@ async def _swap(
         while position < target:
             events = await read_all(conn, position, 1000, projection.categories)
             wanted = [e for e in events if e.position <= target]
-            await run_statements(conn, await batch_statements(conn, projection, fresh, wanted))
+            if not wanted:
+                break
+            # Locks are held: an event that fails here is quarantined at its first failure.
+            position = await _apply_staged(conn, projection, fresh, wanted, position,
+                                           quarantine_at_once)
             if len(wanted) < 1000:
                 break
-            position = wanted[-1].position
         present = await existing_tables(conn, live)
         if present:
             await conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
@@ -156,6 +213,7 @@ async def _swap(
         for base, ident in live.items():
             await _tidy_index_names(conn, ident, base + REBUILD_SUFFIX, base)
         await grant_reader(conn, live.values())
+        await replace_quarantine(conn, projection.name, projection.name + STAGED_SUFFIX)
         await conn.execute(
             "INSERT INTO readmodel.projection_checkpoints AS c (name, tx_id, global_position)"
             " VALUES (%s, %s::text::xid8, %s) ON CONFLICT (name) DO UPDATE SET"

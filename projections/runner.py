@@ -6,7 +6,9 @@ transaction that first locks the projections' checkpoint rows, so the database, 
 decides what is new. Per projection an event is applied only if it comes right after the
 checkpoint (its previous position equals the checkpoint); an older one is a duplicate and is
 skipped; anything else is a gap, filled by catching up from Postgres. NATS messages are
-acknowledged only after the commit. The design is described in docs/projections.md.
+acknowledged only after the commit. An event a projection cannot apply stops only that
+projection, for a few retries, then goes to its quarantine with the rest of its stream
+(``projections.isolation``). The design is described in docs/projections.md.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import asyncio
 import contextlib
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -27,21 +31,26 @@ from events.store import Position, RecordedEvent, read_all
 from postlog.metrics import Metrics
 from postlog.settings import Settings
 from projections.base import Projection, live_tables
+from projections.faults import Fault, classify, describe
 from projections.feed import NatsFeed
+from projections.isolation import QUARANTINE_AFTER, Failure, Verdict, apply_isolated
 from projections.listener import ChannelListener
+from projections.quarantine import (
+    Quarantined,
+    frozen_streams,
+    log_quarantined,
+    record_quarantined,
+)
 from projections.status import projection_status
 from projections.storage import (
     EVENTS_CHANNEL,
     Item,
-    ProjectionTablesIncomplete,
-    batch_statements,
     chain,
     ensure_projection,
     min_position,
     next_events,
     notify_projections,
     read_checkpoints,
-    run_statements,
     save_checkpoint,
 )
 
@@ -50,13 +59,13 @@ log = structlog.get_logger(__name__)
 # Called after a batch committed and before its messages are acknowledged ("nats"/"postgres").
 AfterCommit = Callable[[str], Awaitable[None]]
 
-# Errors that come from one projection's code or SQL; they stall that projection only.
-PROJECTION_FAULTS: tuple[type[Exception], ...] = (
-    psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError,
-    psycopg.NotSupportedError, ProjectionTablesIncomplete,
-)
-# Errors of the database as a whole (outage, restart): back off and retry everything.
+# Errors of the database as a whole (outage, restart): back off and retry everything. Which
+# errors of a projection's own writes count as such is decided by ``projections.faults``.
 DATABASE_TROUBLE: tuple[type[Exception], ...] = (psycopg.Error, PoolTimeout, OSError)
+
+# Between the attempts at an event that fails on its own (``QUARANTINE_AFTER`` of them before
+# it is quarantined): seconds times the attempts so far, so the projection stalls ~1.5 s.
+EVENT_RETRY_DELAY = 0.5
 
 
 # This many messages in a row for events applied already (read from Postgres while the relay
@@ -68,6 +77,8 @@ SKIPPED_PAUSE = 100
 class _Fault:
     attempts: int
     retry_at: float
+    event_id: uuid.UUID | None = None  # the event that failed (an event fault), if known
+    first_failed_at: datetime | None = None
 
 
 class ProjectionRunner:
@@ -86,6 +97,7 @@ class ProjectionRunner:
         stale_after: float = 2.0,
         stale_pause: float = 5.0,
         after_commit: AfterCommit | None = None,
+        quarantine_after: int = QUARANTINE_AFTER,
     ) -> None:
         self._pool = pool
         self._metrics = metrics
@@ -99,6 +111,7 @@ class ProjectionRunner:
         self._skipped_run = 0
         self._last_stale_check = 0.0
         self._after_commit = after_commit
+        self._quarantine_after = max(quarantine_after, 1)
         self._feed = NatsFeed(settings)
         self._listener = ChannelListener(
             pool.conninfo, EVENTS_CHANNEL, self._on_append, name="projector"
@@ -160,8 +173,8 @@ class ProjectionRunner:
             self._appended_at = None
             gaps = await self._apply(batch.items, "nats") if batch.items else set()
             await self._feed.ack(batch)
-            if gaps or batch.undecodable:
-                self._catch_up_needed = True
+            if gaps or batch.undecodable or batch.references:
+                self._catch_up_needed = True  # what the feed could not carry is in Postgres
             # Messages in a row for events already applied: the feed trails the runner.
             self._skipped_run = 0 if batch.items else self._skipped_run + batch.skipped
             if self._behind_the_log(batch.items, now) or self._skipped_run >= SKIPPED_PAUSE:
@@ -187,9 +200,9 @@ class ProjectionRunner:
                 async with self._pool.connection(timeout=10) as conn:
                     created = await ensure_projection(conn, projection, self._tables[name])
             except Exception as exc:
-                if not _is_projection_fault(exc):
+                if classify(exc) is Fault.TRANSIENT:
                     raise
-                self._fault(name, exc, None)
+                self._fault(name, Failure(None, exc, Fault.PROJECTION))
                 continue
             self._checkpoints.pop(name, None)  # fresh tables start again from the beginning
             self._ensured.add(name)
@@ -229,17 +242,23 @@ class ProjectionRunner:
         return total
 
     async def _apply(self, items: Sequence[Item], source: str) -> set[str]:
-        """Apply a batch to every active projection in one transaction; names that saw a gap."""
+        """Apply a batch to every active projection in one transaction; names that saw a gap.
+
+        Each share goes through ``apply_isolated``: an event a projection cannot apply is
+        retried, then quarantined in this transaction, with the checkpoint moving past it.
+        """
         names = self._active()
         last = items[-1][0].position
         if all(n in self._checkpoints and self._checkpoints[n] >= last for n in names):
             return set()  # nothing new for anyone (redelivery, duplicates)
         gaps: set[str] = set()
         advanced: dict[str, tuple[Position, int]] = {}
-        failed: dict[str, tuple[Exception, Position]] = {}
+        failed: dict[str, Failure] = {}
+        quarantined: dict[str, list[Quarantined]] = {}
         async with self._pool.connection(timeout=10) as conn, conn.transaction():
             checkpoints = await read_checkpoints(conn, names, lock=True)
             self._checkpoints.update(checkpoints)
+            work: dict[str, list[RecordedEvent]] = {}
             for name in names:
                 if name not in checkpoints:  # row deleted: create it again
                     self._ensured.discard(name)
@@ -247,63 +266,53 @@ class ProjectionRunner:
                 todo, _, gap = next_events(items, checkpoints[name])
                 if gap:
                     gaps.add(name)
-                if not todo:
-                    continue
-                reached, applied, failure = await self._write(conn, name, todo, checkpoints[name])
-                if reached != checkpoints[name]:
-                    advanced[name] = (reached, applied)
-                if failure is not None:
-                    failed[name] = failure
+                if todo:
+                    work[name] = todo
+            frozen = await frozen_streams(
+                conn, list(work), {e.stream_id for todo in work.values() for e in todo})
+            for name, todo in work.items():
+                start = checkpoints[name]
+                outcome = await apply_isolated(
+                    conn, self._projections[name], self._tables[name], todo, start,
+                    frozen.get(name, {}), self._verdict(name))
+                await record_quarantined(conn, name, outcome.quarantined)
+                if outcome.position != start:
+                    await save_checkpoint(conn, name, outcome.position)
+                    advanced[name] = (outcome.position, outcome.applied)
+                if outcome.quarantined:
+                    quarantined[name] = outcome.quarantined
+                if outcome.failure is not None:
+                    failed[name] = outcome.failure
             await notify_projections(conn, advanced)
         for name, (position, applied) in advanced.items():
             self._checkpoints[name] = position
             self._metrics.projection_events_applied_total[name] += applied
             if name not in failed:
                 self._faults.pop(name, None)
-        for name, (error, at) in failed.items():
-            self._fault(name, error, at)
+        for name, rows in quarantined.items():
+            log_quarantined(name, rows)
+            self._metrics.projection_events_quarantined_total[name] += len(rows)
+            gauge = self._metrics.projection_quarantined_events
+            gauge[name] = gauge.get(name, 0) + len(rows)
+        for name, failure in failed.items():
+            self._fault(name, failure)
         if self._after_commit is not None:
             await self._after_commit(source)
         return gaps
 
-    async def _write(
-        self, conn: psycopg.AsyncConnection[Any], name: str, events: list[RecordedEvent],
-        start: Position,
-    ) -> tuple[Position, int, tuple[Exception, Position] | None]:
-        """One projection's share of a batch: position reached, events applied, failure if any.
+    def _verdict(self, name: str) -> Verdict:
+        """Quarantine an event once it has failed ``quarantine_after`` times in a row."""
+        def verdict(event: RecordedEvent, _error: Exception) -> tuple[int, datetime] | None:
+            attempts, first = self._attempt(name, event)
+            return (attempts, first) if attempts >= self._quarantine_after else None
+        return verdict
 
-        If the batch fails, its events are retried one by one, so the projection stops right
-        before the event it cannot apply (and the log names that event).
-        """
-        projection = self._projections[name]
-        try:
-            return events[-1].position, await self._savepoint(conn, projection, events), None
-        except Exception as exc:
-            if not _is_projection_fault(exc):
-                raise
-            if len(events) == 1:
-                return start, 0, (exc, events[0].position)
-        position, applied = start, 0
-        for event in events:
-            try:
-                applied += await self._savepoint(conn, projection, [event])
-            except Exception as exc:
-                if not _is_projection_fault(exc):
-                    raise
-                return position, applied, (exc, event.position)
-            position = event.position
-        return position, applied, None
-
-    async def _savepoint(
-        self, conn: psycopg.AsyncConnection[Any], projection: Projection,
-        events: list[RecordedEvent],
-    ) -> int:
-        """Write events and the checkpoint in a savepoint, so a faulty projection fails alone."""
-        async with conn.transaction():
-            tables = self._tables[projection.name]
-            await run_statements(conn, await batch_statements(conn, projection, tables, events))
-            await save_checkpoint(conn, projection.name, events[-1].position)
-        return sum(e.category in projection.categories for e in events)
+    def _attempt(self, name: str, event: RecordedEvent) -> tuple[int, datetime]:
+        """Which attempt at ``event`` this is for projection ``name``, and when it first failed."""
+        fault = self._faults.get(name)
+        if fault is not None and fault.event_id == event.event_id and fault.first_failed_at:
+            return fault.attempts + 1, fault.first_failed_at
+        return 1, datetime.now(UTC)
 
     def _applied_through(self) -> Position | None:
         """The position every active projection has applied (None if one is unknown)."""
@@ -338,15 +347,31 @@ class ProjectionRunner:
         now = time.monotonic()
         return any(f.retry_at <= now for f in self._faults.values())
 
-    def _fault(self, name: str, exc: Exception, at: Position | None) -> None:
-        previous = self._faults.get(name)
+    def _fault(self, name: str, failure: Failure) -> None:
+        """Pause a projection that stopped before an event (or could not start) and say why.
+
+        An event fault is retried soon and counted per event (quarantined at the
+        ``quarantine_after``-th failure); a projection-wide one backs off from 2 s to 60 s.
+        """
+        previous, event, exc = self._faults.get(name), failure.event, failure.error
+        self._metrics.projection_failures_total[name] += 1
+        if failure.kind is Fault.EVENT and event is not None:
+            attempts, first = self._attempt(name, event)
+            delay = EVENT_RETRY_DELAY * attempts
+            self._faults[name] = _Fault(attempts, time.monotonic() + delay, event.event_id, first)
+            log.warning("projection_event_failed", projection=name, position=str(event.position),
+                        event_id=str(event.event_id), stream=event.stream_id, type=event.type,
+                        error=describe(exc), attempts=attempts, retry_in=delay,
+                        quarantined_after=self._quarantine_after)
+            return
         attempts = previous.attempts + 1 if previous else 1
         delay = min(2.0 ** attempts, 60.0)
         self._faults[name] = _Fault(attempts, time.monotonic() + delay)
         if isinstance(exc, psycopg.errors.UndefinedTable):
             self._ensured.discard(name)  # its tables were dropped: create them afresh
-        log.error("projection_failed", projection=name, position=str(at) if at else None,
-                  error=repr(exc), attempts=attempts, retry_in=delay)
+        log.error("projection_failed", projection=name,
+                  position=str(event.position) if event else None,
+                  error=describe(exc), attempts=attempts, retry_in=delay)
 
     async def _on_append(self, _payloads: list[str]) -> None:
         if self._appended_at is None:
@@ -364,11 +389,7 @@ class ProjectionRunner:
             for row in await projection_status(self._pool, projections, count_limit=100_000):
                 self._metrics.projection_lag_events[row.name] = row.lag_events
                 self._metrics.projection_lag_seconds[row.name] = row.lag_seconds
-
-
-def _is_projection_fault(exc: Exception) -> bool:
-    """A fault of the projection itself (its SQL or its code), not of the database."""
-    return isinstance(exc, PROJECTION_FAULTS) or not isinstance(exc, DATABASE_TROUBLE)
+                self._metrics.projection_quarantined_events[row.name] = row.quarantined
 
 
 async def _sleep_until(

@@ -1,4 +1,5 @@
-"""Where each projection stands: position, the log's head, and how far behind it is.
+"""Where each projection stands: position, the log's head, how far behind it is, and how many
+events it has quarantined (``projections.quarantine``).
 
 Backs ``postlog projections status`` and the projection-lag gauges of the runner.
 """
@@ -16,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.store import START, Position, head_position
 from projections.base import Projection
+from projections.quarantine import quarantine_counts
 
 # Counting events behind stops here: a projection this far behind is "very far", exactly or not.
 LAG_COUNT_LIMIT = 10_000_000
@@ -23,7 +25,8 @@ LAG_COUNT_LIMIT = 10_000_000
 
 @dataclass(frozen=True)
 class ProjectionStatus:
-    """One projection's progress; ``updated_at`` is None when it has never run."""
+    """One projection's progress; ``updated_at`` is None when it has never run; ``quarantined``
+    counts the events it could not apply (listed by ``postlog projections quarantine``)."""
 
     name: str
     position: Position
@@ -31,6 +34,7 @@ class ProjectionStatus:
     lag_events: int
     lag_seconds: float
     updated_at: datetime | None
+    quarantined: int = 0
 
 
 async def projection_status(
@@ -42,6 +46,7 @@ async def projection_status(
         head = await head_position(conn)
         head_at = await _recorded_at(conn, head)
         rows = await _checkpoint_rows(conn, [p.name for p in projections])
+        quarantined = await quarantine_counts(conn, [p.name for p in projections])
         out: list[ProjectionStatus] = []
         for projection in projections:
             position, updated_at = rows.get(projection.name, (START, None))
@@ -52,13 +57,15 @@ async def projection_status(
                 if since is not None:
                     lag_seconds = max(0.0, (head_at - since).total_seconds())
             out.append(ProjectionStatus(projection.name, position, head, lag_events,
-                                        lag_seconds, updated_at))
+                                        lag_seconds, updated_at,
+                                        quarantined.get(projection.name, 0)))
         return out
 
 
 def format_status_table(rows: Sequence[ProjectionStatus]) -> str:
     """A plain-text table for the terminal (one line per projection)."""
-    header = ("PROJECTION", "POSITION", "HEAD", "LAG (EVENTS)", "LAG (SECONDS)", "UPDATED")
+    header = ("PROJECTION", "POSITION", "HEAD", "LAG (EVENTS)", "LAG (SECONDS)", "UPDATED",
+              "QUARANTINED")
     lines = [header]
     for row in rows:
         lines.append((
@@ -68,6 +75,7 @@ def format_status_table(rows: Sequence[ProjectionStatus]) -> str:
             str(row.lag_events),
             f"{row.lag_seconds:.1f}",
             row.updated_at.isoformat(timespec="seconds") if row.updated_at else "never",
+            str(row.quarantined),
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(

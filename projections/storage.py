@@ -23,6 +23,7 @@ from projections.base import (
     Statement,
     Tables,
 )
+from projections.quarantine import clear_quarantine
 
 # Channel on which a commit of a projection's batch is announced (payload: the projection's name).
 NOTIFY_CHANNEL = "postlog_projections"
@@ -83,7 +84,8 @@ async def ensure_projection(
 ) -> bool:
     """Create the projection's tables and checkpoint row if missing; True if tables were created.
 
-    Fresh tables start from the beginning of the log, so their checkpoint is reset to ``START``.
+    Fresh tables start from the beginning of the log, so their checkpoint is reset to ``START``
+    and the projection's quarantine is emptied.
     Raises ``ProjectionTablesIncomplete`` when only some tables exist.
     """
     async with conn.transaction():
@@ -92,6 +94,7 @@ async def ensure_projection(
         created = not present
         if created:
             await create_tables(conn, projection, tables)
+            await clear_quarantine(conn, projection.name)  # it starts again from the start
             await conn.execute(
                 "INSERT INTO readmodel.projection_checkpoints AS c (name) VALUES (%s)"
                 " ON CONFLICT (name) DO UPDATE SET tx_id = '0'::xid8, global_position = 0,"

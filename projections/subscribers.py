@@ -53,6 +53,9 @@ class SubscribersProjection:
     name = "subscribers"
     categories: tuple[str, ...] = ("subscriber", "list")
     tables: tuple[str, ...] = (SUBSCRIBERS, SUBSCRIBER_LISTS)
+    # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware): an
+    # erased subscriber's personal data leaves these tables whatever happened before.
+    applied_on_frozen_streams = frozenset({"subscriber.deleted", "list.deleted"})
 
     def __init__(self, master_key: bytes | None = None) -> None:
         self._master_key = master_key

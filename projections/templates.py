@@ -30,6 +30,8 @@ class TemplatesProjection:
     name = "templates"
     categories: tuple[str, ...] = ("template",)
     tables: tuple[str, ...] = (TEMPLATES,)
+    # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware).
+    applied_on_frozen_streams = frozenset({"template.deleted"})
 
     def create_statements(self, t: Tables) -> list[sql.Composable]:
         return [

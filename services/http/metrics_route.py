@@ -3,7 +3,9 @@
 Besides the process's own figures (``Metrics.render``), each scrape reads the lags from the
 database: how many committed events the relay (checkpoints ``relay:<stream>``) and every
 projection (``readmodel.projection_checkpoints``) have still to handle, and how long the oldest of
-them has waited. The scrape reads at most ``LAG_COUNT_CAP`` rows per checkpoint.
+them has waited. The scrape reads at most ``LAG_COUNT_CAP`` rows per checkpoint. It also reads
+how many events each projection has quarantined (``readmodel.projection_quarantine``): anything
+above zero means a read model lacks events until it is repaired (docs/projections.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from psycopg.rows import tuple_row
 
 from postlog.metrics import MetricLines
 from postlog.runtime import Runtime
+from projections.quarantine import counts_by_name, quarantine_counts
 from services.http.deps import provide_runtime
 
 log = structlog.get_logger(__name__)
@@ -91,6 +94,7 @@ async def lag_lines(runtime: Runtime, categories: Mapping[str, Sequence[str]]) -
             "SELECT coalesce(max(global_position), 0) FROM eventlog.events"
         )
         head = await cur.fetchone()
+        quarantined = await quarantine_counts(conn)
     out.family("log_head_position", "gauge", "Highest global position in the event log.")
     out.sample("log_head_position", int(head[0]) if head else 0)
     for label, rows in (("stream", relay), ("projection", projections)):
@@ -103,6 +107,11 @@ async def lag_lines(runtime: Runtime, categories: Mapping[str, Sequence[str]]) -
         )
         for name, _, seconds in rows:
             out.labelled(f"{kind}_lag_seconds", seconds, [(label, name)])
+    out.family("projection_quarantined_events", "gauge",
+               "Events a projection could not apply, held in its quarantine.")
+    names = sorted({name for name, _, _ in projections} | set(quarantined))
+    for name, count in counts_by_name(quarantined, names).items():
+        out.labelled("projection_quarantined_events", count, [("projection", name)])
     return out
 
 

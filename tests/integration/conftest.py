@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from psycopg_pool import AsyncConnectionPool
 
 from postlog.app import create_app
+from postlog.db import open_pool
 from postlog.nats import connect, ensure_stream
 from postlog.runtime import Runtime, open_runtime
 from postlog.settings import Settings
 from postlog.supervisor import background_services
 from projections.registry import ensure_read_models
+from tests.servers import sub_prefix
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +71,18 @@ async def anon(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """The same app without credentials."""
     async with _client_for(app, None) as client:
         yield client
+
+
+@pytest.fixture
+def iso_settings(settings: Settings, fresh_database_url: str) -> Settings:
+    """Settings of a database and NATS prefix of the test's own (an empty log)."""
+    return settings.model_copy(update={"database_url": fresh_database_url,
+                                       "nats_prefix": sub_prefix(settings.nats_prefix)})
+
+
+@pytest.fixture
+async def pool(iso_settings: Settings) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    """A connection pool on ``iso_settings``' database."""
+    p = await open_pool(iso_settings, name="test")
+    yield p
+    await p.close()

@@ -15,6 +15,7 @@ import psycopg
 from nats.js import JetStreamContext
 from psycopg import sql
 from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from events.base import EventMetadata
@@ -38,6 +39,8 @@ class ListBook:
     """
 
     categories: tuple[str, ...] = ("list",)
+    # A deletion depends on nothing before it: applied even on a quarantined stream.
+    applied_on_frozen_streams = frozenset({"list.deleted"})
 
     def __init__(self, name: str = "book", *, poisonable: bool = False) -> None:
         self.name = name
@@ -103,6 +106,28 @@ async def append_lists(pool: AsyncConnectionPool[Any], ids: Sequence[int],
 async def append_one(pool: AsyncConnectionPool[Any], event: Any, stream: str) -> Position:
     async with pool.connection() as conn, conn.transaction():
         return await append(conn, [StreamAppend(stream, -1, [event])], META)
+
+
+async def plant(
+    pool: AsyncConnectionPool[Any], stream_id: str, event_type: str, data: dict[str, Any], *,
+    category: str | None = None, schema_version: int = 1,
+    metadata: dict[str, Any] | None = None,
+) -> Position:
+    """Insert an event row directly, as a hand-made log would hold it: no validation, no codec.
+
+    The category defaults to the stream id's prefix and the version to the stream's next one.
+    """
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.cursor(row_factory=tuple_row).execute(
+            "INSERT INTO eventlog.events (event_id, stream_id, category, version, type,"
+            " schema_version, data, metadata) SELECT %s, %s, %s,"
+            " coalesce(max(version), 0) + 1, %s, %s, %s, %s FROM eventlog.events"
+            " WHERE stream_id = %s RETURNING tx_id::text::bigint, global_position",
+            (uuid.uuid4(), stream_id, category or stream_id.split("-", 1)[0], event_type,
+             schema_version, Jsonb(data), Jsonb(metadata or {}), stream_id))
+        row = await cur.fetchone()
+    assert row is not None
+    return Position(int(row[0]), int(row[1]))
 
 
 async def publish_log(

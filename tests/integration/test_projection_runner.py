@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.relay import Relay
 from events.store import START
-from postlog.db import open_pool
 from postlog.metrics import Metrics
 from postlog.nats import connect, ensure_stream
 from postlog.settings import Settings
+from projections.isolation import QUARANTINE_AFTER
+from projections.lists import ListsProjection
 from projections.status import format_status_table, projection_status
 from projections.waiter import ProjectionWaiter
 from tests.integration.projection_support import (
@@ -31,11 +33,11 @@ from tests.integration.projection_support import (
     eventually,
     kill_connections,
     notify_appended,
+    plant,
     publish_log,
     running,
     table_rows,
 )
-from tests.servers import sub_prefix
 
 # Only the NATS feed may deliver live events in tests that say so: no Postgres fallback soon.
 NATS_ONLY: dict[str, Any] = {"idle_catch_up": 120.0, "notify_grace": 120.0}
@@ -43,19 +45,6 @@ NATS_ONLY: dict[str, Any] = {"idle_catch_up": 120.0, "notify_grace": 120.0}
 
 class SimulatedCrash(BaseException):
     """Ends the runner the way a killed process would (not caught by its error handling)."""
-
-
-@pytest.fixture
-def iso_settings(settings: Settings, fresh_database_url: str) -> Settings:
-    return settings.model_copy(update={"database_url": fresh_database_url,
-                                       "nats_prefix": sub_prefix(settings.nats_prefix)})
-
-
-@pytest.fixture
-async def pool(iso_settings: Settings) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    p = await open_pool(iso_settings, name="test")
-    yield p
-    await p.close()
 
 
 @pytest.fixture
@@ -143,6 +132,33 @@ async def test_follows_the_relay_through_nats(
         await relay
     assert await table_rows(pool, book.totals) == [("list.created", 50), ("list.updated", 50)]
     assert metrics.projection_events_applied_total[book.name] == 100
+
+
+async def test_an_event_published_by_reference_is_read_from_postgres(
+    iso_settings: Settings, pool: AsyncConnectionPool[Any], js: JetStreamContext
+) -> None:
+    """A list created with a 1.2 MB description is too large for NATS: the relay publishes it
+    by reference and goes on; the runner, following NATS only, reads that event from Postgres
+    and applies it and everything after it."""
+    lists, relay_metrics, stop = ListsProjection(), Metrics(), asyncio.Event()
+    relay = asyncio.create_task(Relay(iso_settings, pool, relay_metrics, poll_interval=0.5)
+                                .run(stop))
+    try:
+        async with running(iso_settings, pool, [lists], **NATS_ONLY):
+            await eventually(lambda: _has_consumer(js, iso_settings))
+            await append_lists(pool, [1])
+            await plant(pool, "list-2", "list.created", {
+                "list_id": 2, "uuid": str(uuid.uuid4()), "name": "big", "list_type": "public",
+                "optin": "single", "at": "2024-01-01T00:00:00Z", "description": "d" * 1_200_000})
+            head = await append_lists(pool, [3, 4])
+            await eventually(at(pool, [lists.name], head))
+    finally:
+        stop.set()
+        await relay
+    assert relay_metrics.relay_events_by_reference_total == 1
+    rows = await table_rows(pool, "lists")
+    assert [(r[0], r[2], len(r[7])) for r in rows] == [
+        (1, "list 1", 0), (2, "big", 1_200_000), (3, "list 3", 0), (4, "list 4", 0)]
 
 
 async def test_a_gap_in_the_feed_is_filled_from_postgres(
@@ -250,22 +266,51 @@ async def test_survives_its_database_connections_being_killed(
     assert await table_rows(pool, book.totals) == [("list.created", 7)]
 
 
-async def test_a_failing_projection_stalls_alone(
+async def test_a_failing_event_is_quarantined_and_the_projection_goes_on(
     iso_settings: Settings, pool: AsyncConnectionPool[Any]
 ) -> None:
+    """Its SQL fails for one event (a NULL into a NOT NULL column): that projection alone
+    retries it a few times, then quarantines it and goes on; the other never waits."""
     good, bad = ListBook("good"), ListBook("bad", poisonable=True)
     async with running(iso_settings, pool, [good, bad]):
-        before = await append_lists(pool, [1, 2])
+        await append_lists(pool, [1, 2])
         await append_one(pool, created(3, "poison"), "list-3")
         head = await append_lists(pool, [4])
         await notify_appended(pool)
+        await eventually(at(pool, [good.name, bad.name], head))
+        rows = await projection_status(pool, [good, bad])
+    assert [r[0] for r in await table_rows(pool, bad.rows)] == [1, 2, 4]
+    assert [r[0] for r in await table_rows(pool, good.rows)] == [1, 2, 3, 4]
+    assert [(r.name, r.lag_events, r.quarantined) for r in rows] == [
+        ("good", 0, 0), ("bad", 0, 1)]
+
+
+async def test_a_projection_whose_tables_do_not_match_its_code_stalls_alone(
+    iso_settings: Settings, pool: AsyncConnectionPool[Any]
+) -> None:
+    """A fault of the projection as a whole (a column its SQL writes is missing) is not the
+    events' fault: that projection stops before the first event and quarantines nothing,
+    the other goes on."""
+    good, bad, metrics = ListBook("good"), ListBook("bad"), Metrics()
+    async with running(iso_settings, pool, [good, bad], metrics=metrics):
+        before = await append_lists(pool, [1, 2])
+        await eventually(at(pool, [good.name, bad.name], before))
+        async with pool.connection() as conn:
+            await conn.execute("ALTER TABLE readmodel.bad_rows DROP COLUMN touched")
+        head = await append_lists(pool, [3, 4])
+        await notify_appended(pool)
         await eventually(at(pool, [good.name], head))
-        await eventually(at(pool, [bad.name], before))
+        # More attempts than an event fault gets before its quarantine (2 s and 4 s apart).
+        await eventually(lambda: _failures(metrics, bad.name, QUARANTINE_AFTER))
         rows = await projection_status(pool, [good, bad])
     assert await checkpoint(pool, bad.name) == before
-    assert [r[0] for r in await table_rows(pool, bad.rows)] == [1, 2]
     assert [r[0] for r in await table_rows(pool, good.rows)] == [1, 2, 3, 4]
-    assert [(r.name, r.lag_events) for r in rows] == [("good", 0), ("bad", 2)]
+    assert [(r.name, r.lag_events, r.quarantined) for r in rows] == [
+        ("good", 0, 0), ("bad", 2, 0)]
+
+
+async def _failures(metrics: Metrics, name: str, count: int) -> bool:
+    return metrics.projection_failures_total[name] >= count
 
 
 async def test_status_shows_position_and_lag(

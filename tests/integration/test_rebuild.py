@@ -23,20 +23,6 @@ from tests.integration.projection_support import (
     running,
     table_rows,
 )
-from tests.servers import sub_prefix
-
-
-@pytest.fixture
-def iso_settings(settings: Settings, fresh_database_url: str) -> Settings:
-    return settings.model_copy(update={"database_url": fresh_database_url,
-                                       "nats_prefix": sub_prefix(settings.nats_prefix)})
-
-
-@pytest.fixture
-async def pool(iso_settings: Settings) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    p = await open_pool(iso_settings, name="test")
-    yield p
-    await p.close()
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ def test_status_table_has_a_row_per_projection_in_aligned_columns() -> None:
     rows = [
         ProjectionStatus("lists", Position(7, 42), Position(7, 42), 0, 0.0,
                          datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)),
-        ProjectionStatus("subscribers", START, Position(7, 42), 42, 3.25, None),
+        ProjectionStatus("subscribers", START, Position(7, 42), 42, 3.25, None, 2),
     ]
     lines = format_status_table(rows).splitlines()
     assert lines[0].split() == ["PROJECTION", "POSITION", "HEAD", "LAG", "(EVENTS)", "LAG",
-                                "(SECONDS)", "UPDATED"]
-    assert lines[1].split() == ["lists", "7:42", "7:42", "0", "0.0", "2024-05-01T12:00:00+00:00"]
-    assert lines[2].split() == ["subscribers", "0:0", "7:42", "42", "3.2", "never"]
+                                "(SECONDS)", "UPDATED", "QUARANTINED"]
+    assert lines[1].split() == ["lists", "7:42", "7:42", "0", "0.0", "2024-05-01T12:00:00+00:00",
+                                "0"]
+    assert lines[2].split() == ["subscribers", "0:0", "7:42", "42", "3.2", "never", "2"]
     assert lines[0].index("POSITION") == lines[1].index("7:42") == lines[2].index("0:0")
 
 
