@@ -13,8 +13,15 @@ text parts, base64 attachments).
 Differences from listmonk, on purpose:
 - an HTML message without an alt body gets one derived with ``html_to_text`` (listmonk sends
   HTML alone); pass ``derive_altbody=False`` for listmonk's behaviour;
-- line breaks in header values (which a template can produce from subscriber data) become
-  spaces, so a rendered header can never inject another header;
+- header text is treated as hostile (a template can put a subscriber's name in a subject, a
+  display name or a custom header): every character that any parser may take for a line
+  break (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029) becomes a space, other control
+  characters are removed, a custom header whose name is not an RFC 5322 field name is
+  dropped, and each header's wire form is checked (CRLF line ends, continuation lines
+  starting with white space, printable ASCII only) before it is written, falling back to
+  RFC 2047 encoded words when the ``email`` package cannot fold a value so; a header can
+  therefore never end early, start another header or the body, and no string makes
+  ``build_mime`` or ``Mail.as_bytes`` raise (rules in ``services.sender.headers``);
 - ``Message-Id`` is made from the queued message's id when given, so a retried delivery keeps
   the same id (listmonk draws a random one per attempt).
 """
@@ -22,6 +29,7 @@ Differences from listmonk, on purpose:
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,8 +40,16 @@ from email.policy import EmailPolicy
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from events.message_storage import AttachmentFile
 from events.messages import MessageContent
+from services.sender.headers import (
+    clean_header_value,
+    encoded_words_field,
+    is_field_name,
+    is_safe_field,
+)
 from services.sender.rendering import CompiledCampaign, render_campaign
 from services.sender.templating import html_to_text
 from services.sender.templating.data import CampaignMessage
@@ -43,7 +59,8 @@ _STRUCTURE = frozenset({"Content-Type", "Content-Transfer-Encoding", "Mime-Versi
 # Headers that only steer the SMTP envelope and are not written into the message.
 _ENVELOPE_ONLY = frozenset({"Return-Path", "Bcc"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+log = structlog.get_logger(__name__)
 
 
 class _CachedHeaderRegistry(HeaderRegistry):
@@ -69,16 +86,63 @@ else:
 
 
 class SenderPolicy(_PolicyBase):
-    """``email.policy.SMTP`` that stores one-line ASCII header values as given, like headers
-    read from a parsed message: they are written unchanged when they fit a line and parsed
-    and folded only otherwise. Non-ASCII values are parsed at once (for encoded words), and so
-    are the ``Content-*`` headers, which the library itself reads back many times."""
+    """``email.policy.SMTP`` that cannot write a header that ends early or starts another.
+
+    Every value stored is cleaned first (``clean_header_value``: one line, no control
+    characters). Clean ASCII values are then kept as given, like headers read from a parsed
+    message: written unchanged when they fit a line, parsed and folded only otherwise — the
+    fast path, since parsing is the main cost of ``EmailMessage`` headers. Non-ASCII values are
+    parsed at once (for encoded words), and so are the ``Content-*`` headers, which the
+    library itself reads back many times. Every header written is checked with
+    ``is_safe_field``; one the ``email`` package fails to fold (it raises on some malformed
+    address lists) or folds unsafely is written as encoded words, and one with an invalid
+    name is not written at all."""
 
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
-        if isinstance(value, str) and value.isascii() and "\n" not in value \
-                and "\r" not in value and not name.lower().startswith("content-"):
+        if not isinstance(value, str) or hasattr(value, "name"):
+            return super().header_store_parse(name, value)
+        value = clean_header_value(value)
+        if value.isascii() and not name.lower().startswith("content-"):
             return (name, value)
-        return super().header_store_parse(name, value)
+        try:
+            return (name, self.header_factory(name, value))
+        except Exception:  # a malformed structured value: kept as text, folded safely later
+            return (name, value)
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if hasattr(value, "name"):
+            return value
+        try:
+            return super().header_fetch_parse(name, value)
+        except Exception:  # as above: read back as the text it was stored as
+            return value
+
+    def fold(self, name: str, value: Any) -> str:
+        return self._safe_fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        return self._safe_fold(name, value).encode("ascii")
+
+    def _safe_fold(self, name: str, value: Any) -> str:
+        if not is_field_name(name):
+            log.debug("mail_header_dropped", reason="invalid name", name=name[:80])
+            return ""
+        if type(value) is str and value.isascii() and value.isprintable() \
+                and len(name) + 2 + len(value) <= (self.max_line_length or sys.maxsize) \
+                and self.refold_source != "all":
+            return f"{name}: {value}{self.linesep}"  # the fast path: safe as it is
+        folded: str
+        try:
+            folded = super().fold(name, value)
+        except Exception:  # the email package raises on some malformed structured values
+            folded = ""
+        if is_safe_field(folded, self.linesep):
+            return folded
+        folded = encoded_words_field(name, str(value), self.linesep)
+        if is_safe_field(folded, self.linesep):
+            return folded
+        log.debug("mail_header_dropped", reason="name too long for a line", name=name[:80])
+        return ""
 
 
 SMTP = SenderPolicy(linesep="\r\n", header_factory=_CachedHeaderRegistry())
@@ -93,18 +157,17 @@ def canonical_header(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def _one_line(value: str) -> str:
-    return _LINE_BREAKS.sub(" ", value)
-
-
 def first_values(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
     """The first value of each header name (canonical names, in first-seen order), as
-    listmonk's messenger keeps ``v[0]`` of each."""
+    listmonk's messenger keeps ``v[0]`` of each; values cleaned (``clean_header_value``),
+    names that are not RFC 5322 field names (after trimming spaces and tabs) dropped."""
     out: dict[str, str] = {}
     for name, value in headers:
-        key = canonical_header(name.strip())
-        if key and key not in out:
-            out[key] = _one_line(value)
+        key = canonical_header(name.strip(" \t"))
+        if not is_field_name(key):
+            log.debug("mail_header_dropped", reason="invalid name", name=key[:80])
+        elif key not in out:
+            out[key] = clean_header_value(value)
     return out
 
 
@@ -138,9 +201,9 @@ def build_mime(content: MessageContent, *, from_email: str, content_type: str = 
     """The e-mail for a rendered message (``content_type`` ``plain`` means text only)."""
     custom = first_values(content.headers)
     msg = EmailMessage(policy=policy)
-    sender = custom.pop("From", _one_line(from_email))
+    sender = custom.pop("From", clean_header_value(from_email))
     msg["From"] = sender
-    to = custom.pop("To", ", ".join(content.to))
+    to = custom.pop("To", clean_header_value(", ".join(content.to)))
     msg["To"] = to
     cc = custom.pop("Cc", "")
     if cc:
@@ -148,7 +211,7 @@ def build_mime(content: MessageContent, *, from_email: str, content_type: str = 
     reply_to = custom.pop("Reply-To", "")
     if reply_to:
         msg["Reply-To"] = reply_to
-    subject = custom.pop("Subject", _one_line(content.subject))
+    subject = custom.pop("Subject", clean_header_value(content.subject))
     if subject:
         msg["Subject"] = subject
     msg["Date"] = custom.pop("Date", "") or format_datetime(date or datetime.now(UTC))
