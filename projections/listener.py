@@ -1,7 +1,9 @@
 """One LISTEN connection kept open on a Postgres channel, reconnecting with back-off.
 
 NOTIFY is a wake-up, never the source of truth: whoever listens also polls, so a lost
-notification (connection dropped, listener restarting) only costs latency.
+notification (connection dropped, listener restarting) only costs latency. A dropped connection
+(a terminated backend, a restart) is noticed at once, since the listener waits on its socket,
+and replaced after a short pause; the pause grows only while reconnecting keeps failing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import psycopg
 import structlog
 from psycopg import sql
 
+from postlog.db import connection_kwargs
+
 log = structlog.get_logger(__name__)
+
+# Back-off between reconnection attempts: the first comes quickly, failures double it.
+RECONNECT_FIRST = 0.05
+RECONNECT_MAX = 10.0
 
 OnNotify = Callable[[list[str]], Awaitable[None]]
 OnConnect = Callable[[], Awaitable[None]]
@@ -63,7 +71,7 @@ class ChannelListener:
                 await task
 
     async def _run(self) -> None:
-        delay = 0.1
+        delay = RECONNECT_FIRST
         while True:
             try:
                 await self._listen()
@@ -71,21 +79,22 @@ class ChannelListener:
                 raise
             except Exception as exc:
                 if self.healthy:
+                    # It worked until now (a terminated backend, a restart): reconnect at once
+                    # and back off only while reconnecting fails.
+                    delay = RECONNECT_FIRST
                     log.warning("listen_connection_lost", channel=self._channel, error=str(exc))
                 else:
                     log.debug("listen_connect_failed", channel=self._channel, error=str(exc))
             self.healthy = False
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, RECONNECT_MAX)
 
     async def _listen(self) -> None:
         conninfo = self._conninfo if isinstance(self._conninfo, str) else self._conninfo()
         if inspect.isawaitable(conninfo):
             conninfo = await conninfo
         conn = await psycopg.AsyncConnection.connect(
-            str(conninfo), autocommit=True, application_name=f"postlog-{self._name}",
-            connect_timeout=5,
-        )
+            str(conninfo), connect_timeout=5, **connection_kwargs(self._name))
         async with conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self.healthy = True

@@ -75,7 +75,8 @@ async def create_list(
             return _from_event(created[0])
         return found
 
-    return await answer(runtime, ctx, outcome, PROJECTIONS, read)
+    return await answer(runtime, ctx, outcome, PROJECTIONS, read,
+                        fallback=lambda: _from_event(created[0]) if created else None)
 
 
 def _from_event(e: ListCreated) -> dict[str, Any]:
