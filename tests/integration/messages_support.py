@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from events.crypto import load_keys
-from events.message_storage import load_message_key
+from events.message_storage import AttachmentFile, load_attachment, load_message_key
 from events.messages import CampaignTestQueued, MessageContent, TxMessageQueued, open_content
 from events.registry import decode_event
 from postlog.runtime import Runtime
@@ -39,14 +39,27 @@ async def queued(runtime: Runtime, correlation_id: str) -> list[tuple[Queued, di
     return out
 
 
-async def open_queued(runtime: Runtime, event: Queued) -> MessageContent | None:
-    """The sealed content of a queued message, ``None`` once erased."""
+async def _content_key(runtime: Runtime, event: Queued) -> bytes | None:
+    """The key sealing the message's content (the recipient's), ``None`` once erased."""
     async with runtime.pool.connection() as conn:
         if event.subscriber_id is None:
-            key = await load_message_key(conn, event.message_id)
-        else:
-            key = (await load_keys(conn, [event.subscriber_id])).get(event.subscriber_id)
+            return await load_message_key(conn, event.message_id)
+        return (await load_keys(conn, [event.subscriber_id])).get(event.subscriber_id)
+
+
+async def open_queued(runtime: Runtime, event: Queued) -> MessageContent | None:
+    """The sealed content of a queued message, ``None`` once erased."""
+    key = await _content_key(runtime, event)
     return open_content(key, event.content, event.message_id, event.subscriber_id)
+
+
+async def open_attachments(runtime: Runtime, event: TxMessageQueued) -> list[AttachmentFile]:
+    """A queued message's files, read back as the sender will (``AttachmentErased`` once its
+    recipient was erased)."""
+    key = await _content_key(runtime, event)
+    async with runtime.pool.connection() as conn:
+        return [await load_attachment(conn, ref, message_id=event.message_id,
+                                      recipient_key=key) for ref in event.attachments]
 
 
 async def make_template(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:

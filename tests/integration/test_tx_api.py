@@ -9,11 +9,17 @@ from typing import Any
 import httpx
 import pytest
 
-from events.message_storage import erase_address
+from events.message_storage import AttachmentFile, erase_address
 from events.messages import TxMessageQueued
 from postlog.runtime import Runtime
 from services.command_api.templates.seed import ensure_default_templates
-from tests.integration.messages_support import correlated, make_template, open_queued, queued
+from tests.integration.messages_support import (
+    correlated,
+    make_template,
+    open_attachments,
+    open_queued,
+    queued,
+)
 from tests.integration.subscribers_support import create, event_count, unique_email
 
 BODY = ("<p>Hi {{ .Subscriber.Name }}, order {{ .Tx.Data.order_id }}"
@@ -104,8 +110,11 @@ async def test_multipart_with_attachments(api: httpx.AsyncClient, runtime: Runti
             "SELECT name, content_type, content FROM eventlog.attachments"
             " WHERE attachment_id = %s", (event.attachments[0].attachment_id,))
         row = await cur.fetchone()
-    assert row is not None and (row[0], row[1], bytes(row[2])) == (
-        "invoice.pdf", "application/pdf", pdf)
+    assert row is not None and row[1] == "application/pdf"  # stored sealed
+    assert "invoice" not in row[0] and b"invoice" not in bytes(row[2])
+    assert await open_attachments(runtime, event) == [
+        AttachmentFile("invoice.pdf", "application/pdf", pdf),
+        AttachmentFile("notes.txt", "text/plain", b"thanks")]
     content = await open_queued(runtime, event)
     assert content is not None and "order M-1 (1 items)" in content.body
 

@@ -38,6 +38,7 @@ from services.command_api.campaigns.decider import Live, campaign_decider
 from services.command_api.campaigns.decider import stream_id as campaign_stream
 from services.command_api.decider import load
 from services.command_api.domain import InvalidInput, NotFound
+from services.command_api.erasure import SUBJECTS, subjects
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
 from services.command_api.templates.decider import Active as ActiveTemplate
@@ -169,7 +170,10 @@ async def send_campaign_test(request: AnyRequest, runtime: NamedDependency[Runti
             appends.append(_append(prepared, subscriber_id, content, key, at))
         if not appends:
             raise InvalidInput(NO_KNOWN_SUBSCRIBERS)
-        return Decision(appends, {"queued": len(appends)})
+        # The request names these addresses: erasing one of them clears this command's
+        # idempotency record (its fingerprint is a digest of the request).
+        named = subjects([sid for sid, _ in rendered], emails)
+        return Decision(appends, {"queued": len(appends), SUBJECTS: named})
 
     outcome = await execute(runtime.pool, ctx, decide)
     return await answer(runtime, ctx, outcome, ())

@@ -7,9 +7,11 @@
   non-ASCII characters (a BOM) are removed; other headers are ignored with a log line.
 - Each record is validated like a subscriber created through the API (``subscribers.fields``):
   the e-mail is trimmed, lower-cased and must be a bare address (at most 1000 bytes), an empty
-  name is derived from the e-mail. A bad record is logged and skipped; ``attributes`` that are
-  not a JSON object are logged and the row imported without them. Blank lines are ignored, a
-  record with a different number of fields than the header is skipped.
+  name is derived from the e-mail; a name must be one line of at most 2000 bytes without
+  control characters (``events/validation.py``). A bad record is logged and skipped;
+  ``attributes`` that are not a JSON object (or hold a NUL, or nest too deep) are logged and
+  the row imported without them. Blank lines are ignored, a record with a different number of
+  fields than the header is skipped.
 
 Everything here is blocking file and CPU work: the job runs it in a worker thread.
 """
@@ -25,12 +27,14 @@ from typing import Any, NamedTuple, TextIO
 
 import msgspec
 
+from events.validation import InvalidText, check_json
 from services.command_api.domain import InvalidInput
 from services.command_api.subscribers.fields import (
     EMAIL_MAX_BYTES,
     INVALID_EMAIL,
     name_from_email,
     sanitize_email,
+    valid_name,
 )
 from services.command_api.subscribers.index import email_hash
 
@@ -107,21 +111,18 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: str) -> 
             out.write(chunk)
 
 
-def go_list(cols: list[str]) -> str:
-    """A record as Go's ``%v`` prints a ``[]string``: ``[a b c]``."""
-    return "[" + " ".join(cols) + "]"
-
-
 def parse_attribs(raw: str) -> dict[str, Any] | None:
     """The attributes of a record: a JSON object (``null`` means none); ValueError otherwise."""
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if value is not None and not isinstance(value, dict):
         kind = {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
         raise ValueError(f"json: cannot unmarshal {kind} into Go value of type models.JSON")
-    return value
+    return None if value is None else check_json(value, "attributes")
 
 
 class CsvRows:
@@ -200,18 +201,21 @@ class CsvRows:
                 raise InvalidInput(INVALID_EMAIL)
             email = sanitize_email(raw_email)
         except InvalidInput as exc:
-            self._log(f"skipping line {line}: {exc.message}: {go_list(cols)}")
+            self._log(f"skipping line {line}: {exc.message}")  # never the row: personal data
             return None
         name_at = columns.get("name")
-        name = cols[name_at].strip() if name_at is not None else ""
+        try:
+            name = valid_name(cols[name_at]) if name_at is not None else ""
+        except InvalidText as exc:
+            self._log(f"skipping line {line}: {exc.message}")
+            return None
         attribs: dict[str, Any] | None = None
         attribs_at = columns.get("attributes")
         if attribs_at is not None and cols[attribs_at]:
             try:
                 attribs = parse_attribs(cols[attribs_at])
             except ValueError as exc:
-                self._log(f"skipping invalid attributes JSON on line {line} for '{email}':"
-                          f" {exc}")
+                self._log(f"skipping invalid attributes JSON on line {line}: {exc}")
         return Row(line, email, email_hash(email), name or name_from_email(email), attribs)
 
 

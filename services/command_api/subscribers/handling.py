@@ -10,11 +10,12 @@ from typing import Any
 import psycopg
 from litestar import Request
 
-from events.crypto import master_key_from, shred_many
+from events.crypto import master_key_from
 from events.store import StreamAppend
 from postlog.runtime import Runtime
 from services.command_api.decider import load, load_many
 from services.command_api.domain import NotFound
+from services.command_api.erasure import erase_subscribers as erase_ids
 from services.command_api.subscribers.commands import SubscriberCommand
 from services.command_api.subscribers.decider import (
     SUBSCRIBER_NOT_FOUND,
@@ -27,7 +28,6 @@ from services.command_api.subscribers.fields import (
     fields_from_form,
     fields_from_json,
 )
-from services.command_api.subscribers.index import forget_subscribers
 from services.http.binding import read_body
 
 # The read models a subscriber command changes (read-your-writes waits for all of them).
@@ -86,9 +86,7 @@ async def for_each_subscriber(
 
 
 async def erase_subscribers(conn: psycopg.AsyncConnection[Any], states: list[Active]) -> None:
-    """Crypto-shred subscribers that are being deleted (same transaction as their
-    ``subscriber.deleted``): destroy their data keys, drop their e-mail index rows and the
-    stored answers of their idempotent commands."""
-    ids = [state.subscriber_id for state in states]
-    await shred_many(conn, ids)
-    await forget_subscribers(conn, ids)
+    """Erase subscribers that are being deleted (same transaction as their
+    ``subscriber.deleted``): destroy their data keys and everything else that holds their
+    personal data (``services/command_api/erasure.py``)."""
+    await erase_ids(conn, [state.subscriber_id for state in states])

@@ -5,7 +5,8 @@
   are written and deleted in the same transaction as the events, and a subscriber's row is
   deleted when it is erased.
 - Lists are looked up from their event streams (the command side does not read read models).
-- An erased subscriber's idempotency records lose the stored answer (which held its profile).
+- An erased subscriber's index row is deleted (``forget_subscribers``); the rest of its
+  erasure is ``services/command_api/erasure.py``.
 """
 
 from __future__ import annotations
@@ -66,19 +67,16 @@ async def subscriber_with_email(conn: psycopg.AsyncConnection[Any], email: str) 
 
 async def forget_subscribers(
     conn: psycopg.AsyncConnection[Any], subscriber_ids: Iterable[int]
-) -> None:
-    """Remove what the command side keeps of erased subscribers besides their (shredded) keys:
-    their e-mail index rows, and the answers stored for their idempotent commands."""
+) -> list[str]:
+    """Delete the e-mail index rows of erased subscribers; the hashes they held, so the rest
+    of the erasure (``services.command_api.erasure``) can find what was kept by address."""
     ids = sorted(set(subscriber_ids))
     if not ids:
-        return
-    await conn.execute(
-        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = ANY(%s)", (ids,))
-    await conn.execute(
-        "UPDATE eventlog.idempotency SET response_body = NULL, response_status = NULL,"
-        " fingerprint = 'erased' WHERE result ? 'subscriber_id'"
-        " AND result->>'subscriber_id' = ANY(%s::text[])",
-        ([str(i) for i in ids],))
+        return []
+    cur = await conn.cursor(row_factory=tuple_row).execute(
+        "DELETE FROM eventlog.subscriber_emails WHERE subscriber_id = ANY(%s)"
+        " RETURNING email_hash", (ids,))
+    return [str(row[0]) for row in await cur.fetchall()]
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ async def create_subscriber(
             return created[0]
         raise NotFound(SUBSCRIBER_NOT_FOUND)  # a retry of a subscriber since deleted
 
-    return await answer(runtime, ctx, outcome, PROJECTIONS, read)
+    return await answer(runtime, ctx, outcome, PROJECTIONS, read,
+                        fallback=lambda: created[0] if created else None)
 
 
 async def _update(

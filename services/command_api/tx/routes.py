@@ -4,7 +4,8 @@ Validated and rendered like listmonk's ``SendTxMessage`` (its messages and statu
 request, an unknown or non-transactional template, or a template error is a 400 and queues
 nothing. Each recipient's message becomes one ``message.tx_queued`` event on its own stream
 (``message-<uuid>``), its personal content sealed (``events/messages.py``); attachments go to
-``eventlog.attachments`` in the same transaction. In ``default`` mode unknown subscribers are
+``eventlog.attachments`` in the same transaction, sealed so that erasing a recipient shreds
+its access to them (``events/message_storage.py``). In ``default`` mode unknown subscribers are
 skipped and named in a 400 after the others were queued, as listmonk does. Answers
 ``{"data": true}``; delivery is the sender's job.
 """
@@ -23,11 +24,18 @@ from litestar.di import NamedDependency
 from litestar.types import ControllerRouterHandler
 
 from events.crypto import load_keys, master_key_from
-from events.message_storage import AttachmentFile, create_message_key, store_attachments
+from events.message_storage import (
+    AttachmentFile,
+    Grant,
+    create_message_key,
+    grant_attachments,
+    store_attachments,
+)
 from events.messages import TxMessageQueued, seal_content, stream_id
 from events.store import NO_STREAM, StreamAppend
 from postlog.runtime import Runtime
 from services.command_api.decider import load
+from services.command_api.erasure import SUBJECTS, subjects
 from services.command_api.executor import Decision, execute, store_response
 from services.command_api.respond import answer
 from services.command_api.templates.decider import Active as ActiveTemplate
@@ -93,24 +101,30 @@ async def send_tx(request: AnyRequest, runtime: NamedDependency[Runtime]) -> Res
     async def decide(conn: Conn) -> Decision:
         known = [r.subscriber_id for r, _ in rendered if r.subscriber_id is not None]
         keys = await load_keys(conn, known, master_key=master_key)
-        refs = await store_attachments(conn, req.attachments)
-        appends: list[StreamAppend] = []
         not_found = list(missing)
+        sealed: list[tuple[Grant, str]] = []  # each message's access and sealed content
         for recipient, content in rendered:
             message_id = str(uuid.uuid4())
             key = await _key_for(conn, recipient, keys, message_id, master_key)
             if key is None:  # erased since it was read: as if it did not exist
                 not_found.append(NOT_FOUND.format(recipient.subscriber_id, ""))
                 continue
-            event = TxMessageQueued(
-                message_id=message_id, subscriber_id=recipient.subscriber_id,
-                template_id=req.template_id,
-                sealed_with="message" if recipient.subscriber_id is None else "subscriber",
-                content=seal_content(key, content, message_id, recipient.subscriber_id),
-                from_email=req.from_email, content_type=req.content_type,
-                messenger=req.messenger, attachments=refs, at=at)
-            appends.append(StreamAppend(stream_id(message_id), NO_STREAM, [event]))
-        return Decision(appends, {"queued": len(appends), "not_found": not_found})
+            sealed.append((Grant(message_id, recipient.subscriber_id, key),
+                           seal_content(key, content, message_id, recipient.subscriber_id)))
+        # The files are sealed once; each message gets their key sealed with its own key.
+        stored = await store_attachments(conn, req.attachments) if sealed else []
+        await grant_attachments(conn, stored, [g for g, _ in sealed])
+        refs = [s.ref for s in stored]
+        appends = [StreamAppend(stream_id(g.message_id), NO_STREAM, [TxMessageQueued(
+            message_id=g.message_id, subscriber_id=g.subscriber_id, template_id=req.template_id,
+            sealed_with="message" if g.subscriber_id is None else "subscriber", content=token,
+            from_email=req.from_email, content_type=req.content_type, messenger=req.messenger,
+            attachments=refs, at=at)]) for g, token in sealed]
+        # Whom the stored answer and the request's fingerprint name, so erasing any of them
+        # clears this command's idempotency record (not_found may quote an address).
+        named = subjects([r.subscriber_id for r, _ in rendered], req.subscriber_emails)
+        return Decision(appends, {"queued": len(appends), "not_found": not_found,
+                                  SUBJECTS: named})
 
     outcome = await execute(runtime.pool, ctx, decide)
     not_found = outcome.result.get("not_found") or []
