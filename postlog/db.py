@@ -16,6 +16,7 @@ once, and the request takes the next live one or waits for a new one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import select
 import time
@@ -116,6 +117,20 @@ class CheckedPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
                 await self.putconn(conn)
                 raise
             return conn
+
+
+async def drop_dead_connections(pool: AsyncConnectionPool[Any], seconds: float = 5.0) -> None:
+    """Ping every idle connection of ``pool`` and replace the dead ones.
+
+    Called when one connection turned out dead: its idle siblings most likely died with it (a
+    restart, a terminated set of backends), but ``pg_terminate_backend`` returns before the
+    backends have said goodbye, so the cheap check of ``getconn`` may not see it yet. A retry
+    then gets a connection that was really tried. Never raises.
+    """
+    try:
+        await asyncio.wait_for(pool.check(), seconds)
+    except Exception as exc:
+        log.info("db_pool_check_failed", pool=pool.name, error=str(exc))
 
 
 async def _configure_reader(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from events.base import EventMetadata
 from events.store import ConcurrencyError, Position, StreamAppend, append, derive_event_ids
-from postlog.db import is_connection_lost
+from postlog.db import drop_dead_connections, is_connection_lost
 from services.command_api.domain import Conflict, DomainError, Unprocessable
 from services.command_api.in_doubt import Committed, PendingCommit, RolledBack, settle
 
@@ -142,6 +142,7 @@ async def execute(
             log.warning("command_connection_lost", attempt=lost, error=str(cause))
             raise DatabaseUnavailable(UNAVAILABLE) from cause
         log.info("command_connection_lost_retry", attempt=lost, error=str(cause))
+        await drop_dead_connections(pool)
 
 
 async def _outcome_in_doubt(

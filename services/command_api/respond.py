@@ -18,8 +18,9 @@ import msgspec
 import psycopg
 import structlog
 from litestar import Request, Response
+from psycopg_pool import AsyncConnectionPool
 
-from postlog.db import is_connection_lost
+from postlog.db import drop_dead_connections, is_connection_lost
 from postlog.runtime import Runtime
 from services.command_api.domain import DomainError
 from services.command_api.executor import (
@@ -61,7 +62,8 @@ async def answer(
         status, body = outcome.stored_response
         return Response(content=body, status_code=status, media_type="application/json")
     await _wait_for_projections(runtime, outcome, projections)
-    data, from_read_model = (await _read_answer(read, fallback, outcome) if read is not None
+    data, from_read_model = (await _read_answer(read, fallback, outcome, runtime.read_pool)
+                             if read is not None
                              else (True, True))
     body = msgspec.json.encode({"data": data})
     # A stand-in answer is not kept for the key: its retries read the read model again.
@@ -88,8 +90,8 @@ async def _wait_for_projections(
                     projections=list(projections))
 
 
-async def _read_answer(read: Read, fallback: Fallback | None, outcome: CommandOutcome
-                       ) -> tuple[Any, bool]:
+async def _read_answer(read: Read, fallback: Fallback | None, outcome: CommandOutcome,
+                       read_pool: AsyncConnectionPool[Any]) -> tuple[Any, bool]:
     """What ``read()`` gives, tried twice if the first lost its connection (the pool hands
     the second a working one); failing that, what the command knows. The flag tells whether
     the answer came from the read model. A domain answer (such as 404 for a resource deleted
@@ -102,6 +104,7 @@ async def _read_answer(read: Read, fallback: Fallback | None, outcome: CommandOu
         except Exception as exc:
             if attempt == 1 and is_connection_lost(exc):
                 log.info("answer_read_retry", position=str(outcome.position), error=str(exc))
+                await drop_dead_connections(read_pool)
                 continue
             # A database error is an outage; anything else is a bug worth its traceback.
             log.warning("answer_read_failed_after_commit", position=str(outcome.position),

@@ -249,6 +249,9 @@ class _LosesFirstCommit:
             armed, self._armed = self._armed, False
             yield _DiesAtCommit(conn, self._committed) if armed else conn
 
+    def __getattr__(self, name: str) -> Any:  # the rest (check, name...) is the real pool's
+        return getattr(self._pool, name)
+
 
 @pytest.mark.parametrize("committed", [True, False], ids=["committed", "rolled-back"])
 async def test_a_command_whose_commit_was_interrupted_appends_once(

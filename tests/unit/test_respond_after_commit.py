@@ -47,12 +47,28 @@ class DeadPool:
         raise _lost()
         yield  # pragma: no cover
 
+    async def check(self) -> None:
+        """Pinging the idle connections fails as well."""
+        self.asked += 1
+        raise _lost()
+
+
+class CheckedReadPool:
+    """The query pool: ``check`` (dropping dead idle connections) is what a retry asks."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    async def check(self) -> None:
+        self.checks += 1
+
 
 class FakeRuntime:
     def __init__(self, waiter_fails: bool = False) -> None:
         self.waiter = Waiter(waiter_fails)
         self.metrics = Metrics()
         self.pool = DeadPool()
+        self.read_pool = CheckedReadPool()
 
 
 class Reads:
@@ -75,12 +91,13 @@ def _data(body: bytes) -> Any:
 
 
 async def test_a_read_that_lost_its_connection_is_tried_again() -> None:
-    read = Reads(failures=1)
-    response = await answer(cast(Runtime, FakeRuntime()), CommandContext(), COMMITTED,
+    read, runtime = Reads(failures=1), FakeRuntime()
+    response = await answer(cast(Runtime, runtime), CommandContext(), COMMITTED,
                             ["lists"], read)
     assert response.status_code == 200
     assert _data(response.content) == {"id": 4, "name": "from the read model"}
     assert read.calls == 2
+    assert runtime.read_pool.checks == 1  # its dead siblings were dropped before the retry
 
 
 async def test_an_unreadable_read_model_answers_with_the_routes_fallback() -> None:
