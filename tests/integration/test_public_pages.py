@@ -92,7 +92,7 @@ async def test_bad_and_unknown_subscriber_uuids(anon: httpx.AsyncClient, method:
                          (f"/subscription/nope/{uuid.uuid4()}", 400)):
         response = await anon.request(method, path)
         assert response.status_code == status, path
-        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
     for path in (f"/subscription/export/{uuid.uuid4()}", f"/subscription/wipe/{uuid.uuid4()}"):
         assert (await anon.post(path)).status_code == 404
 

@@ -252,7 +252,7 @@ async def test_form_page_lists_exactly_the_active_public_lists(
         await make_list(api, **hidden)
     response = await anon.get("/subscription/form")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
     page = FormPage(response.text)
     async with runtime.read_pool.connection() as conn:
         cur = await conn.execute("SELECT uuid::text FROM readmodel.lists"
