@@ -25,14 +25,15 @@ env: $(UV) ## create or update .venv from uv.lock
 	$(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
 	@# bytecode for our own modules too: every service process of the e2e tests imports them
 	@# afresh, and PYTHONDONTWRITEBYTECODE (set on some machines) would compile them each time
-	@$(BIN)/python -m compileall -q postlog services events projections >/dev/null
+	@$(BIN)/python -m compileall -q kernel events projections readmodels gotemplate services postlog >/dev/null
 
 up: env ## run postlog on :9000 (embedded PostgreSQL and NATS unless POSTLOG_*_URL are set)
 	$(BIN)/postlog up
 
-lint: env ## ruff and mypy --strict
+lint: env ## ruff, mypy --strict and the import contracts (layers point one way)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 system-deps: ## install nginx (the e2e tests' gateway) when missing and we may
 	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then \

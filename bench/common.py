@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from postlog.logging import configure_logging
+from kernel.logging import configure_logging
+from kernel.settings import Settings
 from postlog.migrate import migrate
-from postlog.settings import Settings
 from tests.servers import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bench.common import ADMIN_URL, base_parser, report, server_conditions
-from postlog.db import CheckedPool, connection_kwargs
+from kernel.db import CheckedPool, connection_kwargs
 
 PoolFactory = Callable[..., AsyncConnectionPool[Any]]
 

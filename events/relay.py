@@ -54,9 +54,9 @@ from psycopg_pool import AsyncConnectionPool
 from events.checkpoints import load_checkpoint, pending_since, save_checkpoint
 from events.store import Position, RecordedEvent, read_all
 from events.wire import PAYLOAD_SIZE, encode_message, is_reference, subject_token
-from postlog.metrics import Metrics
-from postlog.nats import connect, ensure_stream
-from postlog.settings import Settings
+from kernel.metrics import Metrics
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -24,8 +24,8 @@ projection, the relay or the sender cannot take:
   for it. The relay still publishes an event too big for its server by reference (see
   ``events/relay.py``), for a NATS server configured with a smaller limit.
 
-Errors are ``ValueError`` subclasses carrying the client's message; the HTTP layer answers them
-with 400 (``InvalidText``) and 413 (``EventTooLarge``) in listmonk's ``{"message": ...}``.
+Errors are ``kernel.errors.DomainError`` (and ``ValueError``) subclasses carrying the client's
+message: answered 400 (``InvalidText``) and 413 (``EventTooLarge``) in listmonk's envelope.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from kernel.errors import DomainError
 
 LINE_MAX_BYTES = 2000
 JSON_MAX_DEPTH = 64
@@ -44,21 +46,20 @@ _NEVER = re.compile("[\x00\ud800-\udfff]")
 _NOT_IN_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
-class InvalidText(ValueError):
+class InvalidText(DomainError, ValueError):
     """A value no event may hold; ``message`` is what the client is told (400)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status_code = 400
 
 
-class EventTooLarge(ValueError):
+class EventTooLarge(DomainError, ValueError):
     """An event bigger than ``MAX_EVENT_BYTES`` once encoded (413)."""
 
+    status_code = 413
+
     def __init__(self, size: int, limit: int = MAX_EVENT_BYTES) -> None:
-        self.message = (f"request too large: it would record {size} bytes in one event,"
-                        f" the limit is {limit}")
-        super().__init__(self.message)
+        super().__init__(f"request too large: it would record {size} bytes in one event,"
+                         f" the limit is {limit}")
         self.size = size
         self.limit = limit
 

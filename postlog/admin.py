@@ -19,11 +19,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from events.store import Position
-from postlog.db import open_pool
+from kernel.db import open_pool
+from kernel.errors import DomainError
+from kernel.settings import Settings
 from postlog.export import ExportFilter, export_events, parse_until, resolve_since, tail_events
 from postlog.migrate import migrate
-from postlog.settings import Settings
-from services.command_api.domain import DomainError
 
 PROGRESS_EVERY_SECONDS = 2.0
 QUARANTINE_LIST_LIMIT = 1000
@@ -119,7 +119,7 @@ async def _pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool[Any]]:
 
 
 async def _create_api_user(args: argparse.Namespace, settings: Settings) -> int:
-    from postlog.users import create_api_user
+    from services.command_api.users.handlers import create_api_user
 
     async with _pool(settings) as pool:
         token = await create_api_user(pool, args.name, actor="cli")

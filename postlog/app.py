@@ -9,7 +9,6 @@ from typing import Literal
 from litestar import Litestar
 from litestar.di import Provide
 
-from postlog.runtime import Runtime
 from services.command_api.imports.job import stop_all as stop_imports
 from services.command_api.routes import command_routes
 from services.http.deps import provide_runtime
@@ -17,6 +16,7 @@ from services.http.errors import EXCEPTION_HANDLERS
 from services.http.metrics_route import observability_routes
 from services.http.middleware import install_observability, install_url_guard
 from services.query_api.routes import query_routes
+from services.runtime import Runtime
 
 AppPart = Literal["command", "query"]
 
@@ -49,7 +49,7 @@ def create_app(
         lifespan=[attach_runtime, *(lifespan or [])],
         request_max_body_size=runtime.settings.max_body_bytes,
         openapi_config=None,
-        logging_config=None,  # structlog is configured per process (postlog.logging)
+        logging_config=None,  # structlog is configured per process (kernel.logging)
         debug=False,
     )
     install_url_guard(app)

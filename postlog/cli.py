@@ -16,12 +16,12 @@ from typing import Any
 import pydantic
 import structlog
 
+from kernel.errors import DomainError
+from kernel.logging import configure_logging
+from kernel.settings import Settings
 from postlog.embedded import EmbeddedServerError
 from postlog.local_servers import MissingServerError, publish_urls, resolved_settings
-from postlog.logging import configure_logging
 from postlog.serve import SERVICES, ServiceName, run_async
-from postlog.settings import Settings
-from services.command_api.domain import DomainError
 
 log = structlog.get_logger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import structlog
 
+from kernel.settings import Settings
 from postlog.embedded import embedded_nats, embedded_postgres, ensure_database
-from postlog.settings import Settings
 
 log = structlog.get_logger(__name__)
 

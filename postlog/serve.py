@@ -23,12 +23,12 @@ import structlog
 import uvicorn
 from litestar import Litestar
 
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 from postlog.app import AppPart, create_app
 from postlog.migrate import migrate
-from postlog.nats import connect, ensure_stream
-from postlog.runtime import open_runtime
-from postlog.settings import Settings
 from projections.registry import ensure_read_models
+from services.runtime import open_runtime
 
 log = structlog.get_logger(__name__)
 
@@ -152,11 +152,11 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
     """Everything in one process: both APIs on one port, the relay and the projector.
 
     ``on_started(url, admin)`` is called once the port accepts connections, with the admin
-    credentials from ``postlog.users.ensure_admin``. (The sender joins with its own issue.)
+    credentials from ``services.auth.users.ensure_admin``. (The sender joins with its own issue.)
     """
     from postlog.supervisor import background_services
-    from postlog.users import ensure_admin
     from services.command_api.templates.seed import ensure_default_templates
+    from services.command_api.users.handlers import ensure_admin
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -197,8 +197,8 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
         server = None
         tasks: Sequence[asyncio.Task[None]] = ()
         if name in HTTP_PARTS:
-            from postlog.users import ensure_admin
             from services.command_api.templates.seed import ensure_default_templates
+            from services.command_api.users.handlers import ensure_admin
 
             admin = await ensure_admin(runtime.pool, settings)
             await ensure_default_templates(runtime.pool)
@@ -214,7 +214,7 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
                     background_services(runtime, ("scheduler",))
                 )
         elif name == "sender":
-            from postlog.campaign_listener import campaign_listener
+            from services.sender.campaign_listener import campaign_listener
 
             tasks = await stack.enter_async_context(campaign_listener(settings))
         else:

@@ -10,9 +10,9 @@ from typing import Literal
 import structlog
 
 from events.relay import Relay
-from postlog.runtime import Runtime
 from projections.registry import all_projections
 from projections.runner import ProjectionRunner
+from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,7 @@ async def background_services(
         )
         tasks.append(asyncio.create_task(runner.run(stop), name="projector"))
     if "scheduler" in components:
-        from services.command_api.scheduler import CampaignScheduler
+        from services.sender.scheduler import CampaignScheduler
 
         scheduler = CampaignScheduler(runtime.pool, runtime.settings.scheduler_interval,
                                       runtime.metrics)

@@ -26,8 +26,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.store import Position, RecordedEvent
 from events.wire import POSITION, PayloadByReference, decode_message
-from postlog.nats import connect, ensure_stream
-from postlog.settings import Settings
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 

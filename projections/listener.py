@@ -17,7 +17,7 @@ import psycopg
 import structlog
 from psycopg import sql
 
-from postlog.db import connection_kwargs
+from kernel.db import connection_kwargs
 
 log = structlog.get_logger(__name__)
 

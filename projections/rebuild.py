@@ -29,7 +29,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from events.store import START, Position, RecordedEvent, head_position, read_all
-from postlog.settings import Settings
+from kernel.settings import Settings
 from projections.base import Projection, Tables, live_tables
 from projections.faults import Fault, describe
 from projections.isolation import QUARANTINE_AFTER, Verdict, apply_isolated, quarantine_at_once

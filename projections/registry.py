@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from projections.base import Projection
 
 if TYPE_CHECKING:
-    from postlog.settings import Settings
+    from kernel.settings import Settings
 
 
 def all_projections(settings: Settings | None = None) -> list[Projection]:

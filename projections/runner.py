@@ -28,8 +28,8 @@ import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from events.store import Position, RecordedEvent, read_all
-from postlog.metrics import Metrics
-from postlog.settings import Settings
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 from projections.base import Projection, live_tables
 from projections.faults import Fault, classify, describe
 from projections.feed import NatsFeed

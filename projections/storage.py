@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from events.store import START, Position, RecordedEvent
-from postlog.db import READER_ROLE
+from kernel.db import READER_ROLE
 from projections.base import (
     BatchProjection,
     PreparedProjection,

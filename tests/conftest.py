@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from kernel.settings import Settings
 from postlog.migrate import migrate
-from postlog.settings import Settings
 from tests import servers
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from events.store import StreamAppend
-from services.command_api.domain import NotFound
+from kernel.errors import NotFound
 from services.command_api.executor import Decision
 
 

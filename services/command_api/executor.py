@@ -26,8 +26,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from events.base import EventMetadata
 from events.store import ConcurrencyError, Position, StreamAppend, append, derive_event_ids
-from postlog.db import drop_dead_connections, is_connection_lost
-from services.command_api.domain import Conflict, DomainError, Unprocessable
+from kernel.db import drop_dead_connections, is_connection_lost
+from kernel.errors import Conflict, DomainError, Unprocessable
 from services.command_api.in_doubt import Committed, PendingCommit, RolledBack, settle
 
 log = structlog.get_logger(__name__)

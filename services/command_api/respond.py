@@ -20,9 +20,9 @@ import structlog
 from litestar import Request, Response
 from psycopg_pool import AsyncConnectionPool
 
-from postlog.db import drop_dead_connections, is_connection_lost
-from postlog.runtime import Runtime
-from services.command_api.domain import DomainError
+from kernel.db import drop_dead_connections, is_connection_lost
+from kernel.errors import DomainError
+from services.command_api.context import command_context
 from services.command_api.executor import (
     CommandContext,
     CommandOutcome,
@@ -30,7 +30,7 @@ from services.command_api.executor import (
     execute,
     store_response,
 )
-from services.http.context import command_context
+from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 

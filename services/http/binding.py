@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.http.errors import APIError
 
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

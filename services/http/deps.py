@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.datastructures import State
 
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 
 
 def provide_runtime(state: State) -> Runtime:

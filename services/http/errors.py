@@ -20,8 +20,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from events.validation import EventTooLarge, InvalidText
-from services.command_api.domain import DomainError
+from kernel.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
@@ -56,14 +55,6 @@ def handle_api_error(_: Request[Any, Any, Any], exc: APIError) -> Response[Any]:
 
 def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return error_response(exc.status_code, exc.message)
-
-
-def handle_invalid_text(_: Request[Any, Any, Any], exc: InvalidText) -> Response[Any]:
-    return error_response(400, exc.message)
-
-
-def handle_event_too_large(_: Request[Any, Any, Any], exc: EventTooLarge) -> Response[Any]:
-    return error_response(413, exc.message)
 
 
 def validation_message(exc: ValidationException) -> str:
@@ -126,8 +117,6 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     APIError: handle_api_error,
     DomainError: handle_domain_error,
-    InvalidText: handle_invalid_text,
-    EventTooLarge: handle_event_too_large,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

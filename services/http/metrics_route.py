@@ -21,10 +21,10 @@ from litestar.types import ControllerRouterHandler
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from postlog.metrics import MetricLines
-from postlog.runtime import Runtime
+from kernel.metrics import MetricLines
 from projections.quarantine import counts_by_name, quarantine_counts
 from services.http.deps import provide_runtime
+from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
-from postlog.metrics import Metrics
+from kernel.metrics import Metrics
 
 log = structlog.get_logger("postlog.access")
 

@@ -7,7 +7,10 @@ every endpoint (and by postlog and listmonk).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from litestar import Request
 
 from services.http.errors import APIError
 
@@ -60,3 +63,33 @@ def ids_or_query(params: Any) -> tuple[list[int] | None, str]:
     if ids is None and not search and params.get("all") != "true":
         raise APIError(400, INVALID_IDS.format("id or query required"))
     return ids, search
+
+
+DEFAULT_PER_PAGE = 20
+MAX_OFFSET = 2**62  # beyond any table; keeps absurd pages inside Postgres bigint
+
+
+def page_of(params: Any) -> tuple[int, int, int, int | None]:
+    """listmonk's paginator: ``(page, per_page, offset, limit)``; ``per_page=all`` (or any
+    negative number) means no limit and reports ``per_page`` 0."""
+    raw_per_page = params.get("per_page")
+    per_page = -1 if raw_per_page == "all" else (go_atoi(raw_per_page) or 0)
+    page = max(go_atoi(params.get("page")) or 0, 1)
+    if per_page < 0:
+        return page, 0, 0, None
+    if per_page == 0:
+        per_page = DEFAULT_PER_PAGE
+    return page, per_page, min((page - 1) * per_page, MAX_OFFSET), per_page
+
+
+def order_of(params: Any, fields: Sequence[str], default: str) -> tuple[str, bool]:
+    """``(order_by, descending)``: ``order_by`` one of ``fields`` (else ``default``), and
+    descending unless ``order`` is ``asc`` (any case)."""
+    order_by = str(params.get("order_by") or "")
+    descending = str(params.get("order") or "").lower() != "asc"
+    return (order_by if order_by in fields else default), descending
+
+
+def no_body_param(request: Request[Any, Any, Any]) -> bool:
+    """``?no_body=true`` (Go's ParseBool; anything unparsable is false)."""
+    return go_bool(request.query_params.get("no_body"))

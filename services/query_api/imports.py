@@ -12,11 +12,10 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
-from litestar.types import ControllerRouterHandler
 from psycopg.rows import tuple_row
 
-from postlog.runtime import Runtime
-from services.http.auth import require_auth
+from services.auth.guard import require_auth
+from services.runtime import Runtime
 
 
 def _json(data: Any) -> Response[bytes]:
@@ -46,7 +45,3 @@ async def import_logs(runtime: NamedDependency[Runtime]) -> Response[bytes]:
             " FROM readmodel.import_log")
         row = await cur.fetchone()
     return _json(row[0] if row is not None else "")
-
-
-def import_query_routes() -> list[ControllerRouterHandler]:
-    return [import_status, import_logs]

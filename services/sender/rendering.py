@@ -17,18 +17,17 @@ from typing import Any
 
 from events.campaigns import CampaignContent
 from events.messages import MessageContent
+from gotemplate import Template, TemplateError
+from gotemplate.values import Limits
 from services.sender.templating import (
     ListmonkURLs,
     Literal,
-    Template,
-    TemplateError,
     compile_altbody,
     compile_campaign_body,
     compile_header,
     compile_subject,
 )
 from services.sender.templating.data import CampaignMessage
-from services.sender.templating.values import Limits
 
 HEADER_CAMPAIGN = "X-Listmonk-Campaign"
 HEADER_SUBSCRIBER = "X-Listmonk-Subscriber"

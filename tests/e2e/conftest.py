@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from postlog.nats import connect
-from postlog.settings import Settings
+from kernel.nats import connect
+from kernel.settings import Settings
 from tests import servers
 from tests.e2e.processes import (
     GATEWAY_TEMPLATE,

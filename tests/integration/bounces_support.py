@@ -11,7 +11,7 @@ from events.base import EventMetadata
 from events.bounces import BounceRecorded, BounceType
 from events.crypto import encrypt_value, field_aad, load_keys
 from events.store import StreamAppend, append, stream_version
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 
 _bounce_ids = itertools.count(random.randrange(10**9, 2 * 10**9))
 

@@ -11,13 +11,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from psycopg_pool import AsyncConnectionPool
 
+from kernel.db import open_pool
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 from postlog.app import create_app
-from postlog.db import open_pool
-from postlog.nats import connect, ensure_stream
-from postlog.runtime import Runtime, open_runtime
-from postlog.settings import Settings
 from postlog.supervisor import background_services
 from projections.registry import ensure_read_models
+from services.runtime import Runtime, open_runtime
 from tests.servers import sub_prefix
 
 

@@ -11,7 +11,7 @@ from events.crypto import load_keys
 from events.message_storage import AttachmentFile, load_attachment, load_message_key
 from events.messages import CampaignTestQueued, MessageContent, TxMessageQueued, open_content
 from events.registry import decode_event
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 
 Queued = TxMessageQueued | CampaignTestQueued
 

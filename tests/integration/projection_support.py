@@ -22,8 +22,8 @@ from events.base import EventMetadata
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.store import START, Position, RecordedEvent, StreamAppend, append, read_all
 from events.wire import MSG_ID, encode_message
-from postlog.metrics import Metrics
-from postlog.settings import Settings
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 from projections.base import Projection, Statement, Tables
 from projections.runner import AfterCommit, ProjectionRunner
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
 SUBSCRIBER_KEYS = ["id", "created_at", "updated_at", "uuid", "email", "name", "attribs", "status",

@@ -10,11 +10,12 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from kernel.errors import Conflict, InvalidInput
+from kernel.settings import Settings
 from postlog.app import create_app
-from postlog.runtime import Runtime, open_runtime
-from postlog.settings import Settings
-from postlog.users import create_api_user, delete_user, ensure_admin, list_users
-from services.command_api.domain import Conflict, InvalidInput
+from services.auth.users import list_users
+from services.command_api.users.handlers import create_api_user, delete_user, ensure_admin
+from services.runtime import Runtime, open_runtime
 
 FORBIDDEN = {"message": "invalid API credentials"}
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from events.messages import CampaignTestQueued
-from postlog.runtime import Runtime
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
 from services.sender.message import build_mime
 from tests.integration.messages_support import correlated, make_template, open_queued, queued
 from tests.integration.subscribers_support import (

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.runtime import Runtime
-from postlog.settings import Settings
+from kernel.settings import Settings
 from projections.campaigns import CampaignsProjection
 from projections.rebuild import rebuild
-from services.command_api.scheduler import start_due
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
+from services.sender.scheduler import start_due
 from tests.integration.subscribers_support import (
     TIMESTAMP,
     event_count,

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.db import open_pool
+from kernel.db import open_pool
+from kernel.nats import connect
+from kernel.settings import Settings
 from postlog.export import ExportFilter, Record, export_events
-from postlog.nats import connect
-from postlog.settings import Settings
-from postlog.users import create_api_user
+from services.command_api.users.handlers import create_api_user
 
 POSTLOG = Path(sys.executable).with_name("postlog")
 STARTUP_SECONDS = 120.0

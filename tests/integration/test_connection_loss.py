@@ -26,11 +26,11 @@ from psycopg_pool import AsyncConnectionPool
 from events.base import EventMetadata
 from events.lists import ListCreated
 from events.store import NO_STREAM, Position, StreamAppend, append
-from postlog.runtime import Runtime
 from projections.listener import ChannelListener
 from services.command_api.executor import CommandContext, Decision, execute
 from services.command_api.in_doubt import PendingCommit, RolledBack, settle
 from services.command_api.subscribers.index import email_hash
+from services.runtime import Runtime
 from tests.integration.subscribers_support import eventually, unique_email
 
 WRITERS = 8

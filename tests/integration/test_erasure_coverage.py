@@ -14,11 +14,11 @@ import pytest
 
 from events.message_storage import AttachmentErased, AttachmentMissing
 from events.messages import TxMessageQueued
-from postlog.runtime import Runtime
 from services.command_api.erasure import ERASED_STATUS, erase_address
 from services.command_api.executor import store_response
 from services.command_api.subscribers.index import email_hash
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
 from tests.integration.messages_support import (
     correlated,
     make_template,

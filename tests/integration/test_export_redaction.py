@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from kernel.settings import Settings
 from postlog.export import ExportFilter, export_events
-from postlog.runtime import Runtime
-from postlog.settings import Settings
+from services.runtime import Runtime
 from tests.integration.bounces_support import record_bounce
 from tests.integration.subscribers_support import create, unique_email
 from tests.integration.test_cli import cli_env, run_cli

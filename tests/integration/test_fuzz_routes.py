@@ -33,15 +33,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from events.store import head_position
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 from postlog.app import create_app
 from postlog.migrate import migrate
-from postlog.nats import connect, ensure_stream
-from postlog.runtime import Runtime, open_runtime
-from postlog.settings import Settings
 from postlog.supervisor import background_services
 from projections.registry import ensure_read_models
 from projections.waiter import ProjectionWaiter
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime, open_runtime
 from tests import servers
 
 EXAMPLES = int(os.environ.get("POSTLOG_FUZZ_EXAMPLES", "25"))

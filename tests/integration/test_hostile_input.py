@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.runtime import Runtime
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     create,
     event_count,

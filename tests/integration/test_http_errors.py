@@ -12,12 +12,12 @@ from litestar import Litestar, get, post
 from litestar.params import Body
 from litestar.testing import AsyncTestClient
 
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 from postlog.app import create_app
-from postlog.metrics import Metrics
-from postlog.runtime import Runtime, open_runtime
-from postlog.settings import Settings
 from services.http.errors import EXCEPTION_HANDLERS
 from services.http.middleware import install_observability
+from services.runtime import Runtime, open_runtime
 
 
 class NewThing(msgspec.Struct):

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from events.store import head_position
-from postlog.runtime import Runtime
 from projections.waiter import ProjectionWaiter
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     create,
     eventually,

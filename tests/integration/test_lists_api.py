@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.runtime import Runtime
 from projections.lists import ListsProjection
 from projections.rebuild import rebuild
+from services.runtime import Runtime
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
 LIST_KEYS = ["id", "created_at", "updated_at", "uuid", "name", "type", "optin", "status", "tags",

@@ -17,15 +17,15 @@ from litestar.testing import AsyncTestClient
 
 from events.store import NO_STREAM, StreamAppend
 from events.users import UserCreated
+from kernel.settings import Settings
 from postlog.app import create_app
-from postlog.runtime import Runtime, open_runtime
-from postlog.settings import Settings
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
-from services.http.auth import require_auth
-from services.http.context import command_context
 from services.http.errors import EXCEPTION_HANDLERS
 from services.http.middleware import install_observability
+from services.runtime import Runtime, open_runtime
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin-password").decode()}
 

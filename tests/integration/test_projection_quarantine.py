@@ -16,17 +16,17 @@ from psycopg_pool import AsyncConnectionPool
 from events import registry
 from events.lists import ListDeleted
 from events.templates import TemplateCreated
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 from postlog import admin
 from postlog.cli import build_parser
-from postlog.metrics import Metrics
-from postlog.runtime import Runtime
-from postlog.settings import Settings
 from projections.lists import ListsProjection
 from projections.quarantine import QuarantineRow, quarantined_events
 from projections.rebuild import rebuild
 from projections.status import projection_status
 from projections.templates import TemplatesProjection
 from services.http.metrics_route import lag_lines
+from services.runtime import Runtime
 from tests.integration.projection_support import (
     NOW,
     ListBook,

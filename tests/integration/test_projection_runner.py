@@ -15,9 +15,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.relay import Relay
 from events.store import START
-from postlog.metrics import Metrics
-from postlog.nats import connect, ensure_stream
-from postlog.settings import Settings
+from kernel.metrics import Metrics
+from kernel.nats import connect, ensure_stream
+from kernel.settings import Settings
 from projections.isolation import QUARANTINE_AFTER
 from projections.lists import ListsProjection
 from projections.status import format_status_table, projection_status

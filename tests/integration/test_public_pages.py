@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from events.crypto import load_keys
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     create,
     get,

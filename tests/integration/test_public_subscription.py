@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     create,
     event_count,

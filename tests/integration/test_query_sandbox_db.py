@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.query_api.sandbox import QueryRefused, render_where, sandboxed
+from readmodels.sandbox import QueryRefused, render_where, sandboxed
 from tests.unit.test_query_sandbox import ACCEPTED
 
 SCHEMA = [

@@ -11,8 +11,8 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from events.store import Position
-from postlog.db import open_pool
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.settings import Settings
 from projections.rebuild import RebuildInProgress, rebuild
 from tests.integration.projection_support import (
     ListBook,

@@ -29,9 +29,9 @@ from events.lists import ListCreated
 from events.relay import Relay, checkpoint_name
 from events.store import START, Position, RecordedEvent, StreamAppend, append, read_all
 from events.wire import MSG_ID, POSITION, PREV_POSITION, decode_message
-from postlog.db import open_pool
-from postlog.metrics import Metrics
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -179,9 +179,9 @@ def crash_relay_in_subprocess(settings: Settings, batch_size: int, crash_on_batc
     script = f"""
 import asyncio, os, signal
 from events.relay import Relay
-from postlog.db import open_pool
-from postlog.metrics import Metrics
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 
 async def main():
     settings = Settings()

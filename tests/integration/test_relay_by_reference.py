@@ -26,9 +26,9 @@ from events.wire import (
     header_value,
     subject_token,
 )
-from postlog.db import open_pool
-from postlog.nats import stream_config
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.nats import stream_config
+from kernel.settings import Settings
 from tests.integration.projection_support import NOW, plant
 from tests.integration.test_relay import (
     append_events,

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from events.crypto import load_keys
-from postlog.nats import connect
-from postlog.runtime import Runtime
-from postlog.settings import Settings
+from kernel.nats import connect
+from kernel.settings import Settings
 from projections.lists import ListsProjection
 from projections.rebuild import rebuild
 from projections.registry import projection_by_name
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     SUBSCRIBER_KEYS,
     SUBSCRIPTION_KEYS,

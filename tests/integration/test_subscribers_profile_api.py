@@ -10,7 +10,7 @@ import json
 
 import httpx
 
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 from tests.integration.bounces_support import record_bounce
 from tests.integration.subscribers_support import (
     create,

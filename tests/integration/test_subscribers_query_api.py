@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postlog.runtime import Runtime
+from services.runtime import Runtime
 from tests.integration.subscribers_support import (
     SUBSCRIBER_KEYS,
     SUBSCRIPTION_KEYS,
@@ -124,7 +124,7 @@ async def test_the_expressions_real_clients_send(api: httpx.AsyncClient) -> None
 async def test_many_matches_are_counted_and_paged_in_order(
     api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.query_api.subscribers import listing as listing_module
+    from readmodels import subscriber_listing as listing_module
 
     monkeypatch.setattr(listing_module, "FEW_MATCHES", 1)  # as if the selection were large
     listed = await make_list(api)
@@ -143,7 +143,7 @@ async def test_few_matches_pages_equal_the_counted_pages(
 ) -> None:
     """The one-scan path (the page sliced from the matching ids) answers exactly what the
     counted path answers, in every order and on every page."""
-    from services.query_api.subscribers import listing as listing_module
+    from readmodels import subscriber_listing as listing_module
 
     listed = await make_list(api)
     for i in (3, 1, 4, 0, 2):

@@ -18,12 +18,12 @@ import pytest
 from litestar import Litestar
 
 from events.store import head_position
-from postlog.db import open_pool
-from postlog.runtime import Runtime
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.settings import Settings
 from projections.rebuild import rebuild
 from projections.templates import TemplatesProjection
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
 KEYS = ["id", "created_at", "updated_at", "name", "subject", "type", "body", "body_source",

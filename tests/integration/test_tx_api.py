@@ -11,8 +11,8 @@ import pytest
 
 from events.message_storage import AttachmentFile, erase_address
 from events.messages import TxMessageQueued
-from postlog.runtime import Runtime
 from services.command_api.templates.seed import ensure_default_templates
+from services.runtime import Runtime
 from tests.integration.messages_support import (
     correlated,
     make_template,

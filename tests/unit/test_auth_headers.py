@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from postlog.settings import Settings
-from services.http.auth import (
+from kernel.settings import Settings
+from services.auth.guard import (
     Credentials,
     MalformedAuthorization,
     is_settings_admin,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from postlog.passwords import (
+from services.auth.passwords import (
     API_TOKEN_LENGTH,
     VerifiedCache,
     generate_api_token,

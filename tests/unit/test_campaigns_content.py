@@ -10,6 +10,7 @@ import pytest
 
 from events.base import Event
 from events.campaigns import CampaignCreated, CampaignList, CampaignUnscheduled, CampaignUpdated
+from kernel.errors import InvalidInput
 from services.command_api.campaigns import commands as msg
 from services.command_api.campaigns.binding import (
     archive_request,
@@ -25,7 +26,6 @@ from services.command_api.campaigns.commands import (
 )
 from services.command_api.campaigns.content import normalize_slug
 from services.command_api.campaigns.decider import campaign_decider
-from services.command_api.domain import InvalidInput
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)

@@ -23,6 +23,7 @@ from events.campaigns import (
     CampaignUnscheduled,
     CampaignUpdated,
 )
+from kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from services.command_api.campaigns import commands as msg
 from services.command_api.campaigns.commands import (
     Audience,
@@ -37,7 +38,7 @@ from services.command_api.campaigns.commands import (
     UpdateCampaign,
 )
 from services.command_api.campaigns.decider import Live, campaign_decider
-from services.command_api.domain import Conflict, DomainError, InvalidInput, NotFound
+from tests.unit.given_when_then import when_deciding
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 SEND_AT = T0 + timedelta(days=1)
@@ -88,8 +89,7 @@ def history(status: str, send_at: datetime | None = None) -> list[Event]:
     }[status]
 
 
-def when(given: list[Event], command: CampaignCommand) -> list[Event]:
-    return campaign_decider.decide(campaign_decider.fold(given), command)
+when = when_deciding(campaign_decider)
 
 
 def to(status: str, at: datetime = BEFORE) -> ChangeStatus:

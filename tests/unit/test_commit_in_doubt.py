@@ -11,7 +11,7 @@ from psycopg_pool import PoolClosed, PoolTimeout
 
 from events.store import Position, StreamAppend
 from events.subscribers import SubscriberDeleted
-from postlog.db import is_connection_lost
+from kernel.db import is_connection_lost
 from services.command_api.executor import _with_derived_ids
 from services.command_api.in_doubt import Committed, InProgress, RolledBack, Unknown, verdict
 

@@ -8,7 +8,7 @@ import pytest
 
 from events.base import Event
 from events.lists import ListCreated, ListDeleted, ListUpdated
-from services.command_api.domain import Conflict, DomainError, InvalidInput, NotFound
+from kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from services.command_api.lists.commands import (
     CreateList,
     DeleteList,
@@ -19,6 +19,7 @@ from services.command_api.lists.commands import (
     normalize_tags,
 )
 from services.command_api.lists.decider import Absent, Active, Deleted, list_decider
+from tests.unit.given_when_then import when_deciding
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
@@ -29,8 +30,7 @@ CREATED = ListCreated(list_id=5, uuid=UUID, name="Test list", list_type="public"
                       description="About tests", at=T0)
 
 
-def when(given: list[Event], command: CreateList | UpdateList | DeleteList) -> list[Event]:
-    return list_decider.decide(list_decider.fold(given), command)
+when = when_deciding(list_decider)
 
 
 def test_create_on_a_new_stream_records_the_list() -> None:

@@ -14,9 +14,10 @@ from events.campaigns import CampaignContent
 from events.crypto import DecryptionError, new_data_key
 from events.message_storage import AttachmentFile
 from events.messages import MessageContent, open_content, seal_content
+from gotemplate import TemplateError
 from services.sender.message import build_mime, campaign_mail, canonical_header
 from services.sender.rendering import CompiledCampaign, compile_campaign
-from services.sender.templating import TemplateError, campaign_funcs
+from services.sender.templating import campaign_funcs
 from services.sender.templating.data import Campaign, CampaignMessage, Subscriber
 
 ROOT = "https://lists.example.com"

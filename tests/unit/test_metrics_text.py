@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from postlog.metrics import Metrics
+from kernel.metrics import Metrics
 
 
 def test_requests_render_as_counter_and_cumulative_histogram() -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from services.query_api.sandbox import (
+from readmodels.sandbox import (
     QueryRefused,
     SandboxPostgres,
     render_where,
     validate_query,
 )
-from services.query_api.sandbox_rules import LISTMONK_OUTER
+from readmodels.sandbox_rules import LISTMONK_OUTER
 
 # Expressions real clients send (listmonk's docs, its UI, API scripts), each with the SQL the
 # sandbox runs for it where that is worth pinning down.

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from events.store import Position
-from postlog.metrics import Metrics
-from postlog.runtime import Runtime
-from services.command_api.domain import NotFound
+from kernel.errors import NotFound
+from kernel.metrics import Metrics
 from services.command_api.executor import CommandContext, CommandOutcome
 from services.command_api.respond import answer
+from services.runtime import Runtime
 
 COMMITTED = CommandOutcome(position=Position(7, 9), result={"list_id": 4}, appended=1)
 

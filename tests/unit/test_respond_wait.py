@@ -8,10 +8,10 @@ from typing import cast
 import pytest
 
 from events.store import Position
-from postlog.metrics import Metrics
-from postlog.runtime import Runtime
+from kernel.metrics import Metrics
 from services.command_api.executor import CommandContext, CommandOutcome
 from services.command_api.respond import BULK_EVENTS_PER_SECOND, answer
+from services.runtime import Runtime
 
 
 class RecordingWaiter:

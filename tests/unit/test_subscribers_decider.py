@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events.base import Event
 from events.subscribers import (
     OptinRequested,
     RemovedFromLists,
@@ -20,7 +19,7 @@ from events.subscribers import (
     SubscriberUpdated,
     SubscriptionStatusChanged,
 )
-from services.command_api.domain import Conflict, NotFound
+from kernel.errors import Conflict, NotFound
 from services.command_api.subscribers.commands import (
     AddSubscriptions,
     BlocklistSubscriber,
@@ -38,6 +37,7 @@ from services.command_api.subscribers.decider import (
     subscriber_decider,
     subscription_changes,
 )
+from tests.unit.given_when_then import when_deciding
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
@@ -52,8 +52,7 @@ def subscribed(list_ids: list[int], status: str = "unconfirmed") -> SubscribedTo
                              at=T0)
 
 
-def when(given: list[Event], command: SubscriberCommand) -> list[Event]:
-    return subscriber_decider.decide(subscriber_decider.fold(given), command)
+when = when_deciding(subscriber_decider)
 
 
 def create(**fields: object) -> CreateSubscriber:

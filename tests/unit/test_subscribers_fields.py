@@ -7,7 +7,7 @@ import re
 import pytest
 
 from events.validation import InvalidText
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.command_api.subscribers.fields import (
     SubscriberFields,
     fields_from_form,

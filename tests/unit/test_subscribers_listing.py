@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.query_api.sandbox import QueryRefused
-from services.query_api.subscribers.listing import (
+from readmodels.sandbox import QueryRefused
+from readmodels.subscriber_listing import (
     Selection,
     SubscriberFilter,
     format_query,

@@ -15,9 +15,10 @@ from events.subscribers import (
     SubscriberStatusChanged,
     SubscriptionStatusChanged,
 )
-from services.command_api.domain import NotFound
+from kernel.errors import NotFound
 from services.command_api.subscribers.commands import ResubscribeLists
 from services.command_api.subscribers.decider import subscriber_decider
+from tests.unit.given_when_then import when_deciding
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
@@ -31,8 +32,11 @@ HAS_THREE = [CREATED,
 
 
 def when(given: list[Event], lists: tuple[int, ...], double: set[int]) -> list[Event]:
-    return subscriber_decider.decide(subscriber_decider.fold(given), ResubscribeLists(
+    return deciding(given, ResubscribeLists(
         subscriber_id=7, list_ids=lists, double_optin=frozenset(double), at=T1))
+
+
+deciding = when_deciding(subscriber_decider)
 
 
 def test_new_and_unsubscribed_become_unconfirmed_and_confirmed_stay() -> None:

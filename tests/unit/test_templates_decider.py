@@ -14,16 +14,16 @@ from events.templates import (
     TemplateDeleted,
     TemplateUpdated,
 )
-from services.command_api.domain import Conflict, DomainError, InvalidInput, NotFound
+from kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from services.command_api.templates.commands import (
     CreateTemplate,
     DeleteTemplate,
     MakeDefault,
-    TemplateCommand,
     UnsetDefault,
     UpdateTemplate,
 )
 from services.command_api.templates.decider import Absent, Active, Deleted, template_decider
+from tests.unit.given_when_then import when_deciding
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
@@ -37,8 +37,7 @@ TX = TemplateCreated(template_id=5, name="Receipt", template_type="tx",
 MADE_DEFAULT = TemplateDefaultSet(template_id=4, previous_template_id=1, at=T1)
 
 
-def when(given: list[Event], command: TemplateCommand) -> list[Event]:
-    return template_decider.decide(template_decider.fold(given), command)
+when = when_deciding(template_decider)
 
 
 def test_create_records_the_template() -> None:

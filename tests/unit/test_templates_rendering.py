@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.command_api.domain import DomainError, InvalidInput
+from kernel.errors import DomainError, InvalidInput
 from services.command_api.templates.binding import (
     TemplateFields,
     fields_from_form,
     fields_from_json,
 )
 from services.command_api.templates.seed import SEEDS, seed_events
-from services.http.errors import APIError
-from services.query_api.templates.engine import check_compiles, preview
+from services.sender.templating.previews import check_compiles, preview
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 ROOT = "https://news.example.com"
@@ -105,11 +104,11 @@ def test_compile_errors_name_the_line_and_problem() -> None:
 
 
 def test_preview_errors_are_400s_in_listmonks_words() -> None:
-    with pytest.raises(APIError) as compiling:
+    with pytest.raises(InvalidInput) as compiling:
         preview("campaign", LAYOUT + "{{ nofunc }}", "", ROOT)
     assert compiling.value.status_code == 400
     assert compiling.value.message.startswith(
         "Error compiling template: error compiling base template: template: base:1:")
-    with pytest.raises(APIError) as rendering:
+    with pytest.raises(InvalidInput) as rendering:
         preview("campaign", LAYOUT + "{{ .Campaign.Nope }}", "", ROOT)
     assert rendering.value.message.startswith("Error rendering message: template: base:1:")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kernel.errors import InvalidInput
 from services.command_api.campaigns.commands import CampaignPatch
-from services.command_api.domain import InvalidInput
 from services.command_api.lists.commands import normalize_tags
 from services.http.binding import (
     bind_object,

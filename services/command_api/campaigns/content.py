@@ -18,6 +18,8 @@ from msgspec import UNSET
 
 from events.campaigns import CONTENT_TYPES, CampaignContent, ContentType
 from events.validation import check_json, check_line, check_lines, check_text
+from gotemplate import TemplateError
+from kernel.errors import InvalidInput
 from services.command_api.campaigns.commands import (
     INVALID_FROM_EMAIL,
     INVALID_LIST_IDS,
@@ -29,9 +31,8 @@ from services.command_api.campaigns.commands import (
     CampaignPatch,
     ListRef,
 )
-from services.command_api.domain import InvalidInput
 from services.command_api.subscribers.fields import sanitize_email
-from services.sender.templating import TemplateError, compile_campaign_body
+from services.sender.templating import compile_campaign_body
 from services.sender.templating.funcs_listmonk import campaign_funcs
 
 INVALID_BODY = "Error compiling campaign body: {}"

@@ -30,6 +30,7 @@ from events.campaigns import (
     CampaignUnscheduled,
     CampaignUpdated,
 )
+from kernel.errors import Conflict, InvalidInput, NotFound
 from services.command_api.campaigns.commands import (
     CAMPAIGN_NOT_FOUND,
     CANT_UPDATE,
@@ -54,7 +55,6 @@ from services.command_api.campaigns.commands import (
 )
 from services.command_api.campaigns.content import EMPTY, merge, optin_body, validate
 from services.command_api.decider import Decider
-from services.command_api.domain import Conflict, InvalidInput, NotFound
 
 EDITABLE: tuple[CampaignStatus, ...] = ("draft", "scheduled", "paused")
 

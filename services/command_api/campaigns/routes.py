@@ -16,14 +16,15 @@ import psycopg
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 from psycopg.rows import tuple_row
 
 from events.base import Event
 from events.campaigns import CampaignCreated
 from events.store import StreamAppend
 from events.validation import check_json
-from postlog.runtime import Runtime
+from kernel.errors import Conflict, InvalidInput, NotFound
+from readmodels.campaigns import fetch_campaign, ids_matching, render_campaign
+from services.auth.guard import require_auth
 from services.command_api.campaigns.audience import (
     compute_audience,
     resolve_lists,
@@ -52,19 +53,15 @@ from services.command_api.campaigns.decider import (
     campaign_decider,
     stream_id,
 )
-from services.command_api.campaigns.test_send import campaign_test_routes
+from services.command_api.context import command_context
 from services.command_api.decider import load
-from services.command_api.domain import Conflict, InvalidInput, NotFound
 from services.command_api.each_stream import decide_each
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer, run_command
 from services.command_api.sequences import next_id
-from services.http.auth import require_auth
 from services.http.binding import Form, read_body
-from services.http.context import command_context
 from services.http.params import ids_or_query, path_id
-from services.query_api.campaigns.preview import campaign_preview_post_routes
-from services.query_api.campaigns.queries import fetch_campaign, ids_matching, render_campaign
+from services.runtime import Runtime
 
 PROJECTIONS = ("campaigns",)
 SLUG_TAKEN = "Archive slug is already used by another campaign."
@@ -278,8 +275,3 @@ async def delete_campaigns(request: AnyRequest, runtime: NamedDependency[Runtime
             conn, target, DeleteCampaign(campaign_id=target, at=at)))
 
     return await run_command(request, runtime, decide, PROJECTIONS)
-
-
-def campaign_command_routes() -> list[ControllerRouterHandler]:
-    return [create_campaign, update_campaign, update_status, update_archive, delete_campaign,
-            delete_campaigns, *campaign_preview_post_routes(), *campaign_test_routes()]

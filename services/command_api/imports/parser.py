@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TextIO
 import msgspec
 
 from events.validation import InvalidText, check_json
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.command_api.subscribers.fields import (
     EMAIL_MAX_BYTES,
     INVALID_EMAIL,

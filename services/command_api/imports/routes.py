@@ -22,13 +22,13 @@ import msgspec
 from litestar import Request, Response, delete, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.types import ControllerRouterHandler
 
 from events.base import EventMetadata
 from events.imports import ImportFailed, ImportStarted
 from events.subscribers import SUBSCRIPTION_STATUSES, SubscriptionStatus
 from events.validation import check_line
-from postlog.runtime import Runtime
+from services.auth.guard import require_auth
+from services.command_api.context import correlation_id_of
 from services.command_api.executor import NOTIFY_CHANNEL
 from services.command_api.imports import job as jobs
 from services.command_api.imports.params import (
@@ -43,9 +43,8 @@ from services.command_api.imports.status import ImportState, claim, current, fin
 from services.command_api.imports.status import stop_or_reset as stop_or_reset_import
 from services.command_api.subscribers.handling import master_key
 from services.command_api.subscribers.index import live_lists
-from services.http.auth import require_auth
-from services.http.context import correlation_id_of
 from services.http.errors import APIError
+from services.runtime import Runtime
 
 ALREADY_RUNNING = ("An import is already running. Wait for it to finish or stop it before"
                    " trying again.")
@@ -199,7 +198,3 @@ async def stop_import(
     async with runtime.pool.connection() as conn, conn.transaction():
         state = await stop_or_reset_import(conn, metadata)
     return _json(state.as_json())
-
-
-def import_command_routes() -> list[ControllerRouterHandler]:
-    return [import_subscribers, stop_import]

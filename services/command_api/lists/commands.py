@@ -19,7 +19,7 @@ from events.lists import (
     ListType,
 )
 from events.validation import check_line, check_lines, check_text
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.http.binding import (
     bind_object,
     first_values,

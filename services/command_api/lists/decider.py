@@ -8,8 +8,8 @@ import msgspec
 
 from events.base import Event
 from events.lists import ListCreated, ListDeleted, ListOptin, ListStatus, ListType, ListUpdated
+from kernel.errors import Conflict, InvalidInput, NotFound
 from services.command_api.decider import Decider
-from services.command_api.domain import Conflict, InvalidInput, NotFound
 from services.command_api.lists.commands import (
     INVALID_NAME,
     NAME_MAX_BYTES,

@@ -14,10 +14,11 @@ import psycopg
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
 from events.lists import ListCreated
-from postlog.runtime import Runtime
+from readmodels.lists import fetch_list, ids_matching, render_list
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.decider import decide_on_stream
 from services.command_api.each_stream import decide_each
 from services.command_api.executor import Decision, execute
@@ -30,11 +31,9 @@ from services.command_api.lists.commands import (
 from services.command_api.lists.decider import list_decider, stream_id
 from services.command_api.respond import answer, run_command
 from services.command_api.sequences import next_id
-from services.http.auth import require_auth
 from services.http.binding import read_body
-from services.http.context import command_context
 from services.http.params import ids_or_query, path_id
-from services.query_api.lists.queries import fetch_list, ids_matching, render_list
+from services.runtime import Runtime
 
 PROJECTIONS = ("lists",)
 
@@ -135,7 +134,3 @@ async def delete_lists(
     matches, and ``?all=true`` (without a query) deletes every list."""
     ids, search = ids_or_query(request.query_params)
     return await _delete_lists(request, runtime, ids, search)
-
-
-def list_command_routes() -> list[ControllerRouterHandler]:
-    return [create_list, update_list, delete_list, delete_lists]

@@ -9,11 +9,11 @@ from typing import Any
 import structlog
 from litestar import Request
 
-from postlog.runtime import Runtime
+from services.command_api.context import command_context
 from services.command_api.executor import CommandContext, CommandOutcome
 from services.command_api.subscribers.handling import PROJECTIONS
-from services.http.context import command_context
 from services.http.errors import APIError
+from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 

@@ -20,14 +20,12 @@ from typing import Any
 import psycopg
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.types import ControllerRouterHandler
 
 from events.base import Event
 from events.store import StreamAppend
 from events.subscribers import OptinRequested
-from events.validation import InvalidText
-from postlog.runtime import Runtime
-from services.command_api.domain import Conflict, DomainError, InvalidInput
+from kernel.errors import Conflict, DomainError, InvalidInput
+from readmodels.public import is_uuid
 from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.respond import answer
@@ -53,8 +51,8 @@ from services.command_api.subscribers.sealing import seal
 from services.http.binding import bind_object, go_kind, string_field, type_error
 from services.http.errors import APIError
 from services.http.pages import error_page
-from services.query_api.public.queries import is_uuid
-from services.query_api.public.views import INVALID_UUID, subscribed_page
+from services.http.public_views import INVALID_UUID, subscribed_page
+from services.runtime import Runtime
 
 NO_LISTS = "No valid lists selected to subscribe."
 HONEYPOT_FILLED = "The form could not be accepted."
@@ -187,11 +185,5 @@ async def subscription_form(
         outcome = await subscribe(runtime, ctx, signup)
     except (DomainError, APIError) as exc:
         return error_page(exc.message, status_code=exc.status_code)
-    except InvalidText as exc:
-        return error_page(exc.message, status_code=400)
     await settle(runtime, outcome)
     return subscribed_page(bool(outcome.result.get("has_optin")))
-
-
-def subscribe_routes() -> list[ControllerRouterHandler]:
-    return [public_subscription, subscription_form]

@@ -22,13 +22,11 @@ import psycopg
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
 from events.base import Event
 from events.store import StreamAppend
-from events.validation import InvalidText
-from postlog.runtime import Runtime
-from services.command_api.domain import DomainError
+from kernel.errors import DomainError
+from readmodels.public import export_of, is_uuid
 from services.command_api.executor import Decision, execute
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.public.lookups import campaign_list_ids
@@ -53,9 +51,8 @@ from services.command_api.subscribers.index import lists_by_id, subscriber_key
 from services.command_api.subscribers.sealing import seal
 from services.http.errors import APIError
 from services.http.pages import error_page, message_page
-from services.query_api.public.queries import export_of, is_uuid
-from services.query_api.public.routes import find_subscriber, truthy
-from services.query_api.public.views import (
+from services.http.params import go_bool
+from services.http.public_views import (
     BLOCKLISTED,
     CONFIRMED,
     DATA_WIPED,
@@ -64,7 +61,9 @@ from services.query_api.public.views import (
     PREFERENCES_SAVED,
     SUBSCRIBER_NOT_FOUND,
     UNSUBSCRIBED,
+    find_subscriber,
 )
+from services.runtime import Runtime
 
 MANAGE_NAME_MAX_BYTES = 256
 
@@ -102,8 +101,6 @@ async def _run(request: Request[Any, Any, Any], runtime: Runtime, subscriber_id:
     except DomainError as exc:
         message = SUBSCRIBER_NOT_FOUND if exc.status_code == 404 else exc.message
         return error_page(message, status_code=exc.status_code)
-    except InvalidText as exc:
-        return error_page(exc.message, status_code=400)
     await settle(runtime, outcome)
     return None
 
@@ -116,7 +113,7 @@ async def confirm_optin(
 ) -> Response[str]:
     """Confirm the subscriber's unconfirmed subscriptions (only those of the lists ``l``, when
     given)."""
-    found = await find_subscriber(runtime, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
     try:
@@ -150,7 +147,7 @@ async def unsubscribe(
     campaign_uuid: FromPath[str], subscriber_uuid: FromPath[str],
 ) -> Response[str]:
     """Unsubscribe (one click), blocklist, or save preferences (``manage=true``)."""
-    found = await find_subscriber(runtime, campaign_uuid, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, campaign_uuid, subscriber_uuid)
     if isinstance(found, Response):
         return found
     try:
@@ -158,7 +155,7 @@ async def unsubscribe(
     except APIError as exc:
         return error_page(exc.message, status_code=exc.status_code)
     first = {key: items[0] for key, items in values.items() if items}
-    blocklist, manage = truthy(first.get("blocklist")), truthy(first.get("manage"))
+    blocklist, manage = go_bool(first.get("blocklist")), go_bool(first.get("manage"))
     at = now()
     if blocklist or not manage:
         async def leave(conn: psycopg.AsyncConnection[Any], state: Active) -> list[Event]:
@@ -175,7 +172,7 @@ async def unsubscribe(
     raw_name = first.get("name", "")
     try:
         name = valid_name(raw_name)
-    except InvalidText as exc:
+    except DomainError as exc:
         return error_page(exc.message, status_code=400)
     if not name or len(name.encode()) > MANAGE_NAME_MAX_BYTES:
         return error_page(INVALID_NAME, status_code=400)
@@ -205,7 +202,7 @@ async def export_data(
     runtime: NamedDependency[Runtime], subscriber_uuid: FromPath[str]
 ) -> Response[Any]:
     """The subscriber's data (profile, subscriptions, views, clicks) as ``data.json``."""
-    found = await find_subscriber(runtime, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
     data = await export_of(runtime.read_pool, subscriber_uuid)
@@ -225,7 +222,7 @@ async def wipe_data(
 ) -> Response[str]:
     """Delete the subscriber and erase its personal data (its data key is destroyed in the
     same transaction, as ``DELETE /api/subscribers/:id`` does)."""
-    found = await find_subscriber(runtime, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
     ctx = await public_context(request)
@@ -239,7 +236,3 @@ async def wipe_data(
 
     await settle(runtime, await execute(runtime.pool, ctx, decide))
     return message_page(*DATA_WIPED)
-
-
-def subscriber_page_routes() -> list[ControllerRouterHandler]:
-    return [confirm_optin, unsubscribe, export_data, wipe_data]

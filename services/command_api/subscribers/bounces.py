@@ -16,20 +16,19 @@ import psycopg
 from litestar import Request, Response, delete
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
 from events.base import Event
 from events.bounces import BounceRecorded, BouncesDeleted
 from events.subscribers import SubscriberCreated, SubscriberDeleted
-from postlog.runtime import Runtime
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.decider import Decider, decide_on_stream
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
 from services.command_api.subscribers.decider import stream_id
 from services.command_api.subscribers.handling import PROJECTIONS, now
-from services.http.auth import require_auth
-from services.http.context import command_context
 from services.http.params import path_id
+from services.runtime import Runtime
 
 
 class Bounces(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,7 +82,3 @@ async def delete_subscriber_bounces(
 
     outcome = await execute(runtime.pool, ctx, decide_delete)
     return await answer(runtime, ctx, outcome, PROJECTIONS)
-
-
-def subscriber_bounce_routes() -> list[ControllerRouterHandler]:
-    return [delete_subscriber_bounces]

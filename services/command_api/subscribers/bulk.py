@@ -15,10 +15,10 @@ import psycopg
 from litestar import Request, Response, delete, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
-from postlog.runtime import Runtime
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
 from services.command_api.subscribers.commands import (
@@ -37,15 +37,14 @@ from services.command_api.subscribers.handling import (
     now,
 )
 from services.command_api.subscribers.index import live_lists
-from services.http.auth import require_auth
 from services.http.binding import (
     bind_object,
     int_list_field,
     string_field,
 )
-from services.http.context import command_context
 from services.http.errors import APIError
 from services.http.params import go_atoi, parse_ids, path_id
+from services.runtime import Runtime
 
 INVALID_IDS = "One or more IDs are invalid: {}"
 INVALID_ID = "Invalid ID(s)"
@@ -199,8 +198,3 @@ async def delete_subscribers(
     at = now()
     return await _run(request, runtime, tuple(ids),
                       lambda sid, _: DeleteSubscriber(subscriber_id=sid, at=at), erase=True)
-
-
-def subscriber_bulk_routes() -> list[ControllerRouterHandler]:
-    return [blocklist_subscriber, blocklist_subscribers, manage_subscriber_lists,
-            manage_subscriber_lists_by_id, delete_subscriber, delete_subscribers]

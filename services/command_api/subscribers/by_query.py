@@ -35,10 +35,18 @@ from typing import Any
 import psycopg
 from litestar import Request, Response, post, put
 from litestar.di import NamedDependency
-from litestar.types import ControllerRouterHandler
 
 from events.store import Position
-from postlog.runtime import Runtime
+from readmodels.sandbox import QueryRefused, sandboxed
+from readmodels.subscriber_listing import (
+    PREPARING_QUERY,
+    SubscriberFilter,
+    format_query,
+    matching_ids,
+    selection,
+)
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
 from services.command_api.respond import answer
 from services.command_api.subscribers.commands import (
@@ -59,23 +67,14 @@ from services.command_api.subscribers.handling import (
     now,
 )
 from services.command_api.subscribers.index import live_lists
-from services.http.auth import require_auth
 from services.http.binding import (
     bind_object,
     bool_field,
     int_list_field,
     string_field,
 )
-from services.http.context import command_context
 from services.http.errors import APIError
-from services.query_api.sandbox import QueryRefused, sandboxed
-from services.query_api.subscribers.listing import (
-    PREPARING_QUERY,
-    SubscriberFilter,
-    format_query,
-    matching_ids,
-    selection,
-)
+from services.runtime import Runtime
 
 BATCH_SIZE = 1000
 SELECTION_TIMEOUT = timedelta(seconds=30)
@@ -246,7 +245,3 @@ async def manage_lists_by_query(
                                 status=status, at=at)
 
     return await _run(request, runtime, f, add_new, before=note_subscriptions, list_ids=targets)
-
-
-def subscriber_by_query_routes() -> list[ControllerRouterHandler]:
-    return [delete_by_query, blocklist_by_query, blocklist_by_query_post, manage_lists_by_query]

@@ -26,8 +26,8 @@ from events.subscribers import (
     SubscriptionStatus,
     SubscriptionStatusChanged,
 )
+from kernel.errors import Conflict, NotFound
 from services.command_api.decider import Decider
-from services.command_api.domain import Conflict, NotFound
 from services.command_api.subscribers.commands import (
     AddSubscriptions,
     BlocklistSubscriber,

@@ -26,7 +26,7 @@ from events.subscribers import (
     SubscriptionStatus,
 )
 from events.validation import check_json, check_line
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.http.binding import (
     bind_object,
     bool_field,

@@ -12,9 +12,8 @@ from litestar import Request
 
 from events.crypto import master_key_from
 from events.store import StreamAppend
-from postlog.runtime import Runtime
+from kernel.errors import NotFound
 from services.command_api.decider import load, load_many
-from services.command_api.domain import NotFound
 from services.command_api.erasure import erase_subscribers as erase_ids
 from services.command_api.subscribers.commands import SubscriberCommand
 from services.command_api.subscribers.decider import (
@@ -29,6 +28,7 @@ from services.command_api.subscribers.fields import (
     fields_from_json,
 )
 from services.http.binding import read_body
+from services.runtime import Runtime
 
 # The read models a subscriber command changes (read-your-writes waits for all of them).
 PROJECTIONS = ("subscribers", "lists", "subscriber_counts", "bounces")

@@ -23,7 +23,7 @@ from psycopg.rows import tuple_row
 from events.crypto import ensure_key, load_keys
 from events.lists import ListCreated, ListOptin, ListType
 from events.registry import decode_event
-from services.command_api.domain import Conflict
+from kernel.errors import Conflict
 from services.command_api.lists.decider import Active as ActiveList
 from services.command_api.lists.decider import list_decider
 

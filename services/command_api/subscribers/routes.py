@@ -16,11 +16,13 @@ import psycopg
 from litestar import Request, Response, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
 from events.store import StreamAppend
-from postlog.runtime import Runtime
-from services.command_api.domain import NotFound
+from kernel.errors import NotFound
+from readmodels.lists import timestamp
+from readmodels.subscribers import fetch_subscriber
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
 from services.command_api.subscribers.commands import (
@@ -50,11 +52,8 @@ from services.command_api.subscribers.index import (
     subscriber_key,
 )
 from services.command_api.subscribers.sealing import seal, unseal
-from services.http.auth import require_auth
-from services.http.context import command_context
 from services.http.params import path_id
-from services.query_api.lists.queries import timestamp
-from services.query_api.subscribers.queries import fetch_subscriber
+from services.runtime import Runtime
 
 
 def _existing(requested: tuple[int, ...] | None, lists: Mapping[int, str]) -> tuple[int, ...]:
@@ -210,7 +209,3 @@ async def request_optin(
 
     outcome = await execute(runtime.pool, ctx, decide)
     return await answer(runtime, ctx, outcome, PROJECTIONS)
-
-
-def subscriber_routes() -> list[ControllerRouterHandler]:
-    return [create_subscriber, update_subscriber, patch_subscriber, request_optin]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.validation import check_line, check_text
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.command_api.templates.commands import (
     INVALID_NAME,
     NAME_MAX_BYTES,

@@ -12,8 +12,8 @@ from datetime import datetime
 import msgspec
 
 from events.templates import TemplateType
-from services.command_api.domain import InvalidInput
-from services.query_api.templates.engine import (
+from kernel.errors import InvalidInput
+from services.sender.templating.previews import (
     MISSING_PLACEHOLDER,
     check_compiles,
     has_content_tag,

@@ -19,8 +19,8 @@ from events.templates import (
     TemplateType,
     TemplateUpdated,
 )
+from kernel.errors import Conflict, InvalidInput, NotFound
 from services.command_api.decider import Decider
-from services.command_api.domain import Conflict, InvalidInput, NotFound
 from services.command_api.templates.commands import (
     CANNOT_DELETE,
     ONLY_CAMPAIGN_DEFAULT,

@@ -15,12 +15,13 @@ import psycopg
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 from psycopg.rows import tuple_row
 
 from events.store import ConcurrencyError
 from events.templates import TemplateCreated
-from postlog.runtime import Runtime
+from readmodels.templates import all_templates, fetch_template, render_template
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.decider import decide_on_stream, load
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer, run_command
@@ -37,12 +38,10 @@ from services.command_api.templates.commands import (
     UnsetDefault,
 )
 from services.command_api.templates.decider import Active, stream_id, template_decider
-from services.http.auth import require_auth
 from services.http.binding import read_body
-from services.http.context import command_context
-from services.http.params import path_id
-from services.query_api.templates.queries import all_templates, fetch_template, render_template
-from services.query_api.templates.routes import html_response, no_body_param, preview_form
+from services.http.params import no_body_param, path_id
+from services.http.previews import html_response, preview_form
+from services.runtime import Runtime
 
 PROJECTIONS = ("templates",)
 _NO_DEFAULT_LOCK = 0x706F73746C6F6703  # serialises the (rare) first choice of a default
@@ -188,8 +187,3 @@ async def preview_template_body(
     """Render a posted body (``template_type``, ``body``) with dummy data, as raw HTML."""
     template_type, body = await preview_form(request)
     return html_response(runtime.settings, template_type, body, "", check_placeholder=True)
-
-
-def template_command_routes() -> list[ControllerRouterHandler]:
-    return [create_template, update_template, set_default_template, delete_template,
-            preview_template_body]

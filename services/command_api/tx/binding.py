@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from events.message_storage import AttachmentFile
 from events.validation import check_json, check_line, check_text
-from services.command_api.domain import InvalidInput
+from kernel.errors import InvalidInput
 from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email
 from services.http.binding import (
     bind_object,

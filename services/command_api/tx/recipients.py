@@ -20,11 +20,11 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from gotemplate import go_json_value
+from readmodels.subscribers import lists_of
 from services.command_api.campaigns.audience import tables_exist
 from services.command_api.tx.binding import TxRequest
 from services.command_api.tx.render import external_subscriber
-from services.query_api.subscribers.queries import lists_of
-from services.sender.templating import go_json_value
 from services.sender.templating.data import Subscriber
 
 NOT_FOUND = "Subscriber ({}: {}) not found"

@@ -18,18 +18,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from events.messages import MessageContent
-from services.command_api.domain import InvalidInput
+from gotemplate import Template, TemplateError, go_json_value
+from kernel.errors import InvalidInput
 from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.tx.binding import TxRequest
 from services.sender.templating import (
     I18n,
     Literal,
-    Template,
-    TemplateError,
     compile_tx_body,
     compile_tx_text,
     generic_funcs,
-    go_json_value,
 )
 from services.sender.templating.data import Subscriber
 

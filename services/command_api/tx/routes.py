@@ -21,7 +21,6 @@ import psycopg
 from litestar import Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.types import ControllerRouterHandler
 
 from events.crypto import load_keys, master_key_from
 from events.message_storage import (
@@ -33,7 +32,8 @@ from events.message_storage import (
 )
 from events.messages import TxMessageQueued, seal_content, stream_id
 from events.store import NO_STREAM, StreamAppend
-from postlog.runtime import Runtime
+from services.auth.guard import require_auth
+from services.command_api.context import command_context
 from services.command_api.decider import load
 from services.command_api.erasure import SUBJECTS, subjects
 from services.command_api.executor import Decision, execute, store_response
@@ -44,9 +44,8 @@ from services.command_api.templates.decider import template_decider
 from services.command_api.tx.binding import TxRequest, bind_multipart, bind_tx, validate
 from services.command_api.tx.recipients import NOT_FOUND, Recipient, resolve
 from services.command_api.tx.render import compile_tx, render_tx
-from services.http.auth import require_auth
-from services.http.context import command_context
 from services.http.errors import APIError
+from services.runtime import Runtime
 from services.sender.templating import I18n
 from services.sender.templating.data import ENGLISH
 
@@ -142,7 +141,3 @@ async def _key_for(conn: Conn, recipient: Recipient, keys: dict[int, bytes], mes
     if recipient.subscriber_id is not None:
         return keys.get(recipient.subscriber_id)
     return await create_message_key(conn, message_id, recipient.email, master_key=master_key)
-
-
-def tx_routes() -> list[ControllerRouterHandler]:
-    return [send_tx]

@@ -11,14 +11,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
-from postlog.runtime import Runtime
-from services.http.auth import require_auth
-from services.http.errors import APIError
-from services.http.params import go_atoi, go_bool, parse_ids, path_id
-from services.query_api.campaigns.preview import campaign_preview_get_routes
-from services.query_api.campaigns.queries import (
+from readmodels.campaigns import (
     DEFAULT_ORDER_FIELD,
     ORDER_FIELDS,
     CampaignQuery,
@@ -26,7 +20,11 @@ from services.query_api.campaigns.queries import (
     query_campaigns,
     running_stats,
 )
-from services.query_api.paging import envelope, order_of, page_of
+from readmodels.paging import envelope
+from services.auth.guard import require_auth
+from services.http.errors import APIError
+from services.http.params import go_atoi, go_bool, order_of, page_of, parse_ids, path_id
+from services.runtime import Runtime
 
 CAMPAIGN_NOT_FOUND = "Campaign not found"
 MISSING_ID = "Missing field(s): `id`"
@@ -120,8 +118,3 @@ def _is_date(text: str) -> bool:
         except ValueError:
             return False
     return True
-
-
-def campaign_query_routes() -> list[ControllerRouterHandler]:
-    return [get_campaigns, get_running_stats, get_analytics, get_campaign,
-            *campaign_preview_get_routes()]

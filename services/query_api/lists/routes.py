@@ -11,13 +11,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
-from postlog.runtime import Runtime
-from services.http.auth import require_auth
-from services.http.errors import APIError
-from services.http.params import go_bool, path_id
-from services.query_api.lists.queries import (
+from readmodels.lists import (
     DEFAULT_ORDER_FIELD,
     ORDER_FIELDS,
     ListQuery,
@@ -26,11 +21,11 @@ from services.query_api.lists.queries import (
     public_lists,
     query_lists,
 )
-from services.query_api.paging import envelope, order_of, page_of
-
-# Other slices still import these from here; they live in services.http.params and
-# services.query_api.paging.
-__all__ = ["list_query_routes"]
+from readmodels.paging import envelope
+from services.auth.guard import require_auth
+from services.http.errors import APIError
+from services.http.params import go_bool, order_of, page_of, path_id
+from services.runtime import Runtime
 
 LIST_NOT_FOUND = "List not found"
 _ENUMS = {
@@ -89,7 +84,3 @@ async def get_list(list_id: FromPath[str], runtime: NamedDependency[Runtime]) ->
 async def get_public_lists(runtime: NamedDependency[Runtime]) -> list[dict[str, str]]:
     """Active public lists as a bare array of ``{uuid, name}``; needs no credentials."""
     return await public_lists(runtime.read_pool)
-
-
-def list_query_routes() -> list[ControllerRouterHandler]:
-    return [get_lists, get_list, get_public_lists]

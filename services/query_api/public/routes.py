@@ -12,47 +12,25 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
-from postlog.runtime import Runtime
-from services.http.pages import error_page, message_page
-from services.query_api.public.queries import (
-    PublicSubscriber,
+from readmodels.public import (
     form_lists,
     is_uuid,
-    subscriber_by_uuid,
 )
-from services.query_api.public.views import (
+from services.http.pages import error_page, message_page
+from services.http.params import go_bool
+from services.http.public_views import (
     BLOCKLISTED,
     INVALID_UUID,
     NO_LISTS,
     NOTHING_TO_CONFIRM,
-    SUBSCRIBER_NOT_FOUND,
+    find_subscriber,
     form_page,
     manage_page,
     optin_page,
     unsubscribe_page,
 )
-
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-
-
-def truthy(value: str | None) -> bool:
-    """Go's ``strconv.ParseBool`` reading of a form or query value (bad values are false)."""
-    return value in _TRUE
-
-
-async def find_subscriber(
-    runtime: Runtime, *uuids: str
-) -> PublicSubscriber | Response[str]:
-    """The subscriber of the last of ``uuids``, after checking that all are uuids: else the
-    error page to answer (400 for a malformed uuid, 404 for an unknown subscriber)."""
-    if not all(is_uuid(u) for u in uuids):
-        return error_page(INVALID_UUID, status_code=400)
-    found = await subscriber_by_uuid(runtime.read_pool, uuids[-1])
-    if found is None:
-        return error_page(SUBSCRIBER_NOT_FOUND, status_code=404)
-    return found
+from services.runtime import Runtime
 
 
 @get("/subscription/form", operation_id="publicSubscriptionFormPage")
@@ -71,7 +49,7 @@ async def optin(
 ) -> Response[str]:
     """The unconfirmed subscriptions (of the lists ``?l=<uuid>`` when given) and a button to
     confirm them."""
-    found = await find_subscriber(runtime, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
     wanted = request.query_params.getall("l", [])
@@ -92,15 +70,11 @@ async def subscription(
     campaign_uuid: FromPath[str], subscriber_uuid: FromPath[str],
 ) -> Response[str]:
     """Unsubscribe page; with ``?manage=true`` the preferences page."""
-    found = await find_subscriber(runtime, campaign_uuid, subscriber_uuid)
+    found = await find_subscriber(runtime.read_pool, campaign_uuid, subscriber_uuid)
     if isinstance(found, Response):
         return found
     if found.status == "blocklisted":
         return message_page(*BLOCKLISTED)
-    if truthy(request.query_params.get("manage")):
+    if go_bool(request.query_params.get("manage")):
         return manage_page(found)
     return unsubscribe_page(found)
-
-
-def public_page_routes() -> list[ControllerRouterHandler]:
-    return [subscription_form, optin, subscription]

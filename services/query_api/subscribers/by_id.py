@@ -7,13 +7,12 @@ from typing import Any
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
-from postlog.runtime import Runtime
-from services.http.auth import require_auth
+from readmodels.subscribers import fetch_subscriber
+from services.auth.guard import require_auth
 from services.http.errors import APIError
 from services.http.params import path_id
-from services.query_api.subscribers.queries import fetch_subscriber
+from services.runtime import Runtime
 
 SUBSCRIBER_NOT_FOUND = "Subscriber not found"
 
@@ -27,7 +26,3 @@ async def get_subscriber(
     if found is None:
         raise APIError(404, SUBSCRIBER_NOT_FOUND)
     return {"data": found}
-
-
-def subscriber_by_id_routes() -> list[ControllerRouterHandler]:
-    return [get_subscriber]

@@ -22,16 +22,10 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
-from litestar.types import ControllerRouterHandler
 
 from events.subscribers import SUBSCRIPTION_STATUSES
-from postlog.runtime import Runtime
-from services.http.auth import require_auth
-from services.http.errors import APIError
-from services.http.params import go_atoi, path_id
-from services.query_api.paging import page_of
-from services.query_api.sandbox import QueryRefused, sandboxed
-from services.query_api.subscribers.listing import (
+from readmodels.sandbox import QueryRefused, sandboxed
+from readmodels.subscriber_listing import (
     PREPARING_QUERY,
     QUERY_TIMEOUT,
     Selection,
@@ -41,12 +35,16 @@ from services.query_api.subscribers.listing import (
     format_query,
     selection,
 )
-from services.query_api.subscribers.profile import (
+from readmodels.subscriber_profile import (
     subscriber_activity,
     subscriber_bounces,
     subscriber_export,
 )
-from services.query_api.subscribers.queries import lists_of, render_subscriber
+from readmodels.subscribers import lists_of, render_subscriber
+from services.auth.guard import require_auth
+from services.http.errors import APIError
+from services.http.params import go_atoi, page_of, path_id
+from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -214,8 +212,3 @@ async def get_subscriber_activity(
     subscriber_id: FromPath[str], runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     return {"data": await subscriber_activity(runtime.read_pool, path_id(subscriber_id))}
-
-
-def subscriber_query_routes() -> list[ControllerRouterHandler]:
-    return [get_subscribers, export_subscribers, export_subscriber_data, get_subscriber_bounces,
-            get_subscriber_activity]

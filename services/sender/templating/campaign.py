@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gotemplate.template import FuncMap, Template, compile_template
+from gotemplate.values import Limits
+
 from .funcs_listmonk import has_template_expr, rewrite_shorthands
 from .markdown import markdown_to_html
-from .template import FuncMap, Template, compile_template
-from .values import Limits
 
 BASE_TPL = "base"
 CONTENT_TPL = "content"

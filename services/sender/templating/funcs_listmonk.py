@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
-from .evaluate import register_param_type
-from .funcs_sprig import sprig_funcs
-from .gotime import format_time
-from .values import HTML, MISSING, exposed_members, gofunc, is_struct
+from gotemplate.evaluate import register_param_type
+from gotemplate.funcs_sprig import sprig_funcs
+from gotemplate.gotime import format_time
+from gotemplate.values import HTML, MISSING, exposed_members, gofunc, is_struct
 
 DUMMY_UUID = "00000000-0000-0000-0000-000000000000"
 ANSIC = "Mon Jan _2 15:04:05 2006"

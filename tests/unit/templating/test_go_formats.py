@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.sender.templating.gofmt import fmt_value, sprintf
-from services.sender.templating.gotime import (
+from gotemplate.gofmt import fmt_value, sprintf
+from gotemplate.gotime import (
     format_duration,
     format_time,
     parse_duration,

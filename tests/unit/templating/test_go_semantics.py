@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.sender.templating import TemplateError, compile_template
+from gotemplate import TemplateError, compile_template
 
 DATA = {
     "Name": "Ann", "Empty": "", "Zero": 0, "One": 1, "F": 1.5, "Big": 1e6, "T": True,
@@ -192,7 +192,7 @@ def test_call_invokes_function_values_from_data() -> None:
 
 
 def test_json_numbers_behave_like_go_float64() -> None:
-    from services.sender.templating import go_json_value
+    from gotemplate import go_json_value
 
     attribs = go_json_value({"n": 1000000, "small": 5, "ok": True, "list": [1, 2]})
     template = compile_template("{{ .n }} {{ .small }} {{ .ok }} {{ .list }}", mode="text")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.sender.templating import HTML, URL, TemplateError, compile_template
+from gotemplate import HTML, URL, TemplateError, compile_template
 
 HOSTILE = "<script>alert(\"x\")</script>&'+"
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
+from gotemplate import TemplateError, compile_template
 from services.sender.templating import (
-    TemplateError,
     campaign_funcs,
     compile_altbody,
     compile_campaign_body,
     compile_subject,
-    compile_template,
     first_name,
     generic_funcs,
     html_to_text,

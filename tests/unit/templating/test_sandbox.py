@@ -8,13 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.sender.templating import (
-    LimitExceeded,
-    Limits,
-    TemplateError,
-    compile_template,
-    sprig_funcs,
-)
+from gotemplate import LimitExceeded, Limits, TemplateError, compile_template, sprig_funcs
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.sender.templating import TemplateError, compile_template, sprig_funcs
+from gotemplate import TemplateError, compile_template, sprig_funcs
 
 NOW = datetime(2024, 3, 5, 14, 7, 9, tzinfo=UTC)
 FUNCS = sprig_funcs(clock=lambda: NOW)

@@ -16,8 +16,8 @@ import nats.errors
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from postlog.nats import connect
-from postlog.settings import Settings
+from kernel.nats import connect
+from kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -1,45 +1,18 @@
-"""Paginated listings the way listmonk serves them: its paginator's parameters, its order
-parameters, its name search, one page of rows with the total, and the ``results`` envelope.
-
-Every paginated ``GET`` (lists, campaigns, subscribers...) reads the same URL the same way.
+"""Paginated listings the way listmonk serves them: its name search, one page of rows with the
+total, and the ``results`` envelope. (Its paginator and order parameters are read from the URL
+by ``services.http.params.page_of`` / ``order_of``.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.http.params import go_atoi
-
-DEFAULT_PER_PAGE = 20
-MAX_OFFSET = 2**62  # beyond any table; keeps absurd pages inside Postgres bigint
 _SPACES = re.compile(r"\s+")
-
-
-def page_of(params: Any) -> tuple[int, int, int, int | None]:
-    """listmonk's paginator: ``(page, per_page, offset, limit)``; ``per_page=all`` (or any
-    negative number) means no limit and reports ``per_page`` 0."""
-    raw_per_page = params.get("per_page")
-    per_page = -1 if raw_per_page == "all" else (go_atoi(raw_per_page) or 0)
-    page = max(go_atoi(params.get("page")) or 0, 1)
-    if per_page < 0:
-        return page, 0, 0, None
-    if per_page == 0:
-        per_page = DEFAULT_PER_PAGE
-    return page, per_page, min((page - 1) * per_page, MAX_OFFSET), per_page
-
-
-def order_of(params: Any, fields: Sequence[str], default: str) -> tuple[str, bool]:
-    """``(order_by, descending)``: ``order_by`` one of ``fields`` (else ``default``), and
-    descending unless ``order`` is ``asc`` (any case)."""
-    order_by = str(params.get("order_by") or "")
-    descending = str(params.get("order") or "").lower() != "asc"
-    return (order_by if order_by in fields else default), descending
 
 
 def envelope(results: list[dict[str, Any]], total: int, per_page: int, page: int,

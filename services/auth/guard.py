@@ -17,11 +17,11 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from postlog.passwords import verify_secret_cached
-from postlog.runtime import Runtime
-from postlog.settings import Settings
-from postlog.users import stored_credentials
+from kernel.settings import Settings
+from services.auth.passwords import verify_secret_cached
+from services.auth.users import stored_credentials
 from services.http.errors import APIError
+from services.runtime import Runtime
 
 # listmonk's texts: no credentials at all falls through to its session check.
 NO_CREDENTIALS = "invalid session"

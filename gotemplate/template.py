@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .escape import Escaper, escape_entry
+from .autoescape import Escaper, escape_entry
 from .escapers import ESCAPERS
 from .evaluate import FuncEntry
 from .exec import Executor

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.command_api.domain import InvalidInput
-from services.http.errors import APIError
-from services.sender.templating import TemplateError, compile_template
+from gotemplate import TemplateError, compile_template
+from kernel.errors import InvalidInput
 from services.sender.templating.data import (
     DUMMY_CONTENT,
     ENGLISH,
@@ -81,7 +80,7 @@ def preview(template_type: str, body: str, subject: str, root_url: str) -> str:
         try:
             compiled = compile_template(body, name=BASE, funcs=funcs, defer_escape_errors=True)
         except TemplateError as exc:
-            raise APIError(400, COMPILE_ERROR.format(exc)) from None
+            raise InvalidInput(COMPILE_ERROR.format(exc)) from None
         data: Any = TxContext(Subscriber=subscriber, Tx=TxMessage(Subject=subject))
         error = "{}"
     else:
@@ -92,10 +91,10 @@ def preview(template_type: str, body: str, subject: str, root_url: str) -> str:
                 base, name=BASE, funcs=funcs, defer_escape_errors=True,
                 templates={"content": rewrite_shorthands(DUMMY_CONTENT)})
         except TemplateError as exc:
-            raise APIError(400, PREVIEW_COMPILE_ERROR.format(exc)) from None
+            raise InvalidInput(PREVIEW_COMPILE_ERROR.format(exc)) from None
         data = CampaignMessage(Campaign=Campaign(), Subscriber=subscriber)
         error = PREVIEW_RENDER_ERROR
     try:
         return compiled.render(data)
     except TemplateError as exc:
-        raise APIError(400, error.format(exc)) from None
+        raise InvalidInput(error.format(exc)) from None

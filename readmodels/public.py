@@ -14,8 +14,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.query_api.lists.queries import LISTS, timestamp
-from services.query_api.subscribers.queries import SUBSCRIBER_LISTS, SUBSCRIBERS
+from readmodels.lists import LISTS, timestamp
+from readmodels.subscribers import SUBSCRIBER_LISTS, SUBSCRIBERS
 
 # A uuid in its canonical textual form (what listmonk's links carry), any case.
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

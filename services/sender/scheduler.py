@@ -22,12 +22,12 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from events.store import StreamAppend
-from postlog.metrics import Metrics
+from kernel.errors import DomainError
+from kernel.metrics import Metrics
 from services.command_api.campaigns.audience import compute_audience, tables_exist
 from services.command_api.campaigns.commands import Audience, StartDue
 from services.command_api.campaigns.decider import Live, campaign_decider, stream_id
 from services.command_api.decider import load
-from services.command_api.domain import DomainError
 from services.command_api.executor import CommandContext, Decision, execute
 
 log = structlog.get_logger(__name__)

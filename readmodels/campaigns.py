@@ -14,8 +14,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.query_api.lists.queries import timestamp
-from services.query_api.paging import all_of, fetch_page, text_search
+from readmodels.lists import timestamp
+from readmodels.paging import all_of, fetch_page, text_search
 
 CAMPAIGNS = sql.Identifier("readmodel", "campaigns")
 CAMPAIGN_LISTS = sql.Identifier("readmodel", "campaign_lists")
@@ -173,3 +173,25 @@ async def ids_matching(conn: psycopg.AsyncConnection[Any], search: str) -> list[
     query = sql.SQL("SELECT c.id FROM {} c WHERE {} ORDER BY c.id").format(CAMPAIGNS, where)
     cur = await conn.cursor().execute(query, params)
     return [int(r[0]) for r in await cur.fetchall()]
+
+
+_PREVIEW = """
+SELECT c.id, c.name, c.subject, c.from_email, c.body, c.content_type, c.tags, c.type,
+       c.status, c.created_at, c.updated_at, COALESCE(t.body, '') AS template_body
+FROM readmodel.campaigns c
+LEFT JOIN readmodel.templates t
+  ON t.id = (CASE WHEN %(template_id)s::bigint = 0 THEN c.template_id
+             ELSE %(template_id)s::bigint END)
+WHERE c.id = %(id)s
+"""
+
+
+async def campaign_for_preview(pool: AsyncConnectionPool[Any], campaign_id: int,
+                               template_id: int) -> dict[str, Any] | None:
+    """What a preview renders: the campaign and the body of its template (or of
+    ``template_id`` when not 0); None for an unknown campaign."""
+    async with pool.connection() as conn:
+        cur = await conn.cursor(row_factory=dict_row).execute(
+            _PREVIEW, {"id": campaign_id, "template_id": template_id})
+        row = await cur.fetchone()
+    return dict(row) if row is not None else None

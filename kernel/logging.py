@@ -7,7 +7,7 @@ import sys
 
 import structlog
 
-from postlog.settings import Settings
+from kernel.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from postlog.db import open_pool
-from postlog.metrics import Metrics
-from postlog.settings import Settings
+from kernel.db import open_pool
+from kernel.metrics import Metrics
+from kernel.settings import Settings
 from projections.waiter import ProjectionWaiter
 
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.query_api.paging import all_of, fetch_page, text_search
+from readmodels.paging import all_of, fetch_page, text_search
 
 LISTS = sql.Identifier("readmodel", "lists")
 ORDER_FIELDS = ("name", "status", "created_at", "updated_at", "subscriber_count")

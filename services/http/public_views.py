@@ -12,9 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from litestar import Response
+from psycopg_pool import AsyncConnectionPool
 
-from services.http.pages import Html, html, join, message_page, page
-from services.query_api.public.queries import PRIVATE_LIST_NAME, PublicSubscriber, Subscription
+from readmodels.public import (
+    PRIVATE_LIST_NAME,
+    PublicSubscriber,
+    Subscription,
+    is_uuid,
+    subscriber_by_uuid,
+)
+from services.http.pages import Html, error_page, html, join, message_page, page
 
 # Titles and messages of the pages that answer a form.
 SUBSCRIBED = ("Thank you", "You are subscribed.")
@@ -138,3 +145,16 @@ def manage_page(subscriber: PublicSubscriber) -> Response[str]:
         '<button type="submit">Save</button>\n</form>\n{privacy}',
         name=subscriber.name, lists=lists, privacy=_privacy_forms(subscriber.uuid))
     return page("Your preferences", body)
+
+
+async def find_subscriber(
+    read_pool: AsyncConnectionPool[Any], *uuids: str
+) -> PublicSubscriber | Response[str]:
+    """The subscriber of the last of ``uuids``, after checking that all are uuids: else the
+    error page to answer (400 for a malformed uuid, 404 for an unknown subscriber)."""
+    if not all(is_uuid(u) for u in uuids):
+        return error_page(INVALID_UUID, status_code=400)
+    found = await subscriber_by_uuid(read_pool, uuids[-1])
+    if found is None:
+        return error_page(SUBSCRIBER_NOT_FOUND, status_code=404)
+    return found

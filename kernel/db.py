@@ -27,7 +27,7 @@ import structlog
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from postlog.settings import Settings
+from kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 

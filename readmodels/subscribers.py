@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.query_api.lists.queries import timestamp
+from readmodels.lists import timestamp
 
 SUBSCRIBERS = sql.Identifier("readmodel", "subscribers")
 SUBSCRIBER_LISTS = sql.Identifier("readmodel", "subscriber_lists")

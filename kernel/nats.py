@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from postlog.settings import Settings
+from kernel.settings import Settings
 
 log = structlog.get_logger(__name__)
 

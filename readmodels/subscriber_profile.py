@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from services.query_api.lists.queries import timestamp
+from readmodels.lists import timestamp
 
 PRIVATE_LIST = "Private list"
 BOUNCES_LIMIT = 1000  # listmonk answers at most this many of a subscriber's bounces

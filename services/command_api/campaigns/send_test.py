@@ -23,21 +23,22 @@ import psycopg
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.types import ControllerRouterHandler
 
 from events.campaigns import CampaignContent, CampaignCreated
 from events.crypto import load_keys, master_key_from
 from events.messages import CampaignTestQueued, MessageContent, seal_content, stream_id
 from events.store import NO_STREAM, StreamAppend, read_stream
-from postlog.runtime import Runtime
+from gotemplate import TemplateError
+from kernel.errors import InvalidInput, NotFound
+from services.auth.guard import require_auth
 from services.command_api.campaigns.audience import resolve_lists, resolve_template
 from services.command_api.campaigns.binding import campaign_request
 from services.command_api.campaigns.commands import CAMPAIGN_NOT_FOUND
 from services.command_api.campaigns.content import merge, validate
 from services.command_api.campaigns.decider import Live, campaign_decider
 from services.command_api.campaigns.decider import stream_id as campaign_stream
+from services.command_api.context import command_context
 from services.command_api.decider import load
-from services.command_api.domain import InvalidInput, NotFound
 from services.command_api.erasure import SUBJECTS, subjects
 from services.command_api.executor import Decision, execute
 from services.command_api.respond import answer
@@ -45,12 +46,11 @@ from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.templates.decider import stream_id as template_stream
 from services.command_api.templates.decider import template_decider
 from services.command_api.tx.recipients import find_subscribers
-from services.http.auth import require_auth
 from services.http.binding import bind_object, read_body, string_list
-from services.http.context import command_context
 from services.http.params import path_id
+from services.runtime import Runtime
 from services.sender.rendering import compile_campaign, render_campaign
-from services.sender.templating import I18n, TemplateError, campaign_funcs
+from services.sender.templating import I18n, campaign_funcs
 from services.sender.templating.data import (
     ENGLISH,
     Campaign,
@@ -189,7 +189,3 @@ def _append(p: _Prepared, subscriber_id: int, content: MessageContent, key: byte
         from_email=p.content.from_email, content_type=p.content.content_type,
         messenger=p.content.messenger, at=at)
     return StreamAppend(stream_id(message_id), NO_STREAM, [event])
-
-
-def campaign_test_routes() -> list[ControllerRouterHandler]:
-    return [send_campaign_test]

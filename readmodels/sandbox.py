@@ -29,8 +29,8 @@ from sqlglot.generators.postgres import PostgresGenerator
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokenizer_core import Token, TokenType
 
-from services.query_api.sandbox_check import QueryRefused, check_tree
-from services.query_api.sandbox_rules import MAX_QUERY_LENGTH, SUBSCRIBERS_OUTER
+from readmodels.sandbox_check import QueryRefused, check_tree
+from readmodels.sandbox_rules import MAX_QUERY_LENGTH, SUBSCRIBERS_OUTER
 
 __all__ = ["QueryRefused", "render_where", "sandboxed", "validate_query"]
 

@@ -1,13 +1,11 @@
-"""Managing who may call the API: the super-admin and API users.
+"""Commands on users: the super-admin at start-up, API users made and deleted by the CLI.
 
-``eventlog.api_users`` is the credential index (only hashes); every change to it is also appended
-as a ``user.*`` event in the same transaction, so the log records who was allowed in and when,
-without ever holding a secret.
+Each writes the credential index (``eventlog.api_users``, hashes only) and appends the matching
+``user.*`` event in one transaction.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +17,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from events.store import NO_STREAM, StreamAppend, stream_version
 from events.users import UserCreated, UserDeleted, UserPasswordChanged, UserType
-from postlog.passwords import (
+from kernel.errors import Conflict
+from kernel.settings import Settings
+from services.auth.passwords import (
     GENERATED_PASSWORD_LENGTH,
     generate_api_token,
     hash_password,
@@ -27,14 +27,11 @@ from postlog.passwords import (
     random_secret,
     verify_secret,
 )
-from postlog.settings import Settings
-from services.command_api.domain import Conflict, InvalidInput
+from services.auth.users import DEFAULT_ADMIN, validate_username
 from services.command_api.executor import CommandContext, Decision, execute
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_ADMIN = "admin"
-_USERNAME = re.compile(r"^[a-zA-Z0-9_\-.@]{3,200}$")
 _ADMIN_LOCK = 0x706F73746C6F6701  # advisory lock: one process at a time settles the admin
 
 
@@ -45,33 +42,6 @@ class AdminCredentials:
     username: str
     password: str | None
     generated: bool
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: int
-    username: str
-    user_type: UserType
-    status: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class StoredCredentials:
-    """What authentication needs about one user."""
-
-    username: str
-    user_type: UserType
-    password_hash: str
-    enabled: bool
-
-
-def validate_username(name: str) -> str:
-    """listmonk's rule: 3-200 characters of letters, digits, ``_ - . @`` (so never a ``:``)."""
-    name = name.strip()
-    if not _USERNAME.match(name):
-        raise InvalidInput("invalid username: use 3-200 letters, digits or _ - . @")
-    return name
 
 
 def _stream(user_id: int) -> str:
@@ -184,16 +154,6 @@ async def _set_password(
     return [StreamAppend(stream_id=_stream(user_id), expected_version=version, events=[event])]
 
 
-async def list_users(pool: AsyncConnectionPool[Any]) -> list[UserInfo]:
-    """Every user, oldest first (no secrets)."""
-    async with pool.connection() as conn:
-        cur = await conn.cursor(row_factory=tuple_row).execute(
-            "SELECT id, username, user_type, status, created_at FROM eventlog.api_users ORDER BY id"
-        )
-        rows = await cur.fetchall()
-    return [UserInfo(int(r[0]), str(r[1]), r[2], str(r[3]), r[4]) for r in rows]
-
-
 async def delete_user(pool: AsyncConnectionPool[Any], name: str, *, actor: str = "system") -> bool:
     """Remove a user's credentials (its token or password stops working); False if unknown."""
     deleted: list[int] = []
@@ -215,18 +175,3 @@ async def delete_user(pool: AsyncConnectionPool[Any], name: str, *, actor: str =
     if deleted:
         log.info("user_deleted", username=name.strip())
     return bool(deleted)
-
-
-async def stored_credentials(
-    conn: psycopg.AsyncConnection[Any], username: str
-) -> StoredCredentials | None:
-    """The hash and status of one user, for authentication."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT username, user_type, password_hash, status FROM eventlog.api_users"
-        " WHERE username = %s",
-        (username,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    return StoredCredentials(str(row[0]), row[1], str(row[2]), row[3] == "enabled")

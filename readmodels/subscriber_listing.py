@@ -29,8 +29,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
-from services.query_api.sandbox import QueryRefused, render_where
-from services.query_api.sandbox_rules import LISTMONK_OUTER, SUBSCRIBERS_OUTER
+from readmodels.sandbox import QueryRefused, render_where
+from readmodels.sandbox_rules import LISTMONK_OUTER, SUBSCRIBERS_OUTER
 
 # How long one statement of a listing or an export batch may run.
 QUERY_TIMEOUT = timedelta(seconds=5)

@@ -1,0 +1,2 @@
+"""The floor: settings, database pools, NATS connection, metrics, logging and
+the error base classes. Imports nothing else of postlog."""

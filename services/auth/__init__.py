@@ -1,0 +1,2 @@
+"""Authentication: users (events and the command-side table), password and
+token hashing, and the request guard both APIs use."""
