@@ -173,7 +173,7 @@ async def append(
             raise ValueError("event_ids must match events one to one")
         for event_id, event in zip(ids, item.events, strict=True):
             version += 1
-            data = _encoded(event)
+            data = encoded_data(event)
             check_event_size(len(data) + len(meta))
             rows.append(
                 (
@@ -223,7 +223,7 @@ async def append(
     return Position(int(last[0]), int(last[1]))
 
 
-def _encoded(event: Event) -> bytes:
+def encoded_data(event: Event) -> bytes:
     """The event's data as stored, refused if PostgreSQL's jsonb could not hold it."""
     try:
         data = encode_data(event)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -130,14 +129,16 @@ async def public_lists(pool: AsyncConnectionPool[Any]) -> list[dict[str, str]]:
         return [{"uuid": u, "name": n} for u, n in await cur.fetchall()]
 
 
-async def ids_matching(conn: psycopg.AsyncConnection[Any], search: str) -> list[int]:
+async def ids_matching(pool: AsyncConnectionPool[Any], search: str) -> list[int]:
     """Ids of the lists whose name matches ``search`` as listmonk's bulk delete matches it
     (full text only); an empty search matches every list."""
-    if search:
-        query = sql.SQL(
-            "SELECT id FROM {} WHERE to_tsvector(name) @@ plainto_tsquery(%s) ORDER BY id"
-        ).format(LISTS)
-        cur = await conn.cursor().execute(query, (search,))
-    else:
-        cur = await conn.cursor().execute(sql.SQL("SELECT id FROM {} ORDER BY id").format(LISTS))
-    return [int(r[0]) for r in await cur.fetchall()]
+    async with pool.connection() as conn:
+        if search:
+            query = sql.SQL(
+                "SELECT id FROM {} WHERE to_tsvector(name) @@ plainto_tsquery(%s) ORDER BY id"
+            ).format(LISTS)
+            cur = await conn.cursor().execute(query, (search,))
+        else:
+            cur = await conn.cursor().execute(
+                sql.SQL("SELECT id FROM {} ORDER BY id").format(LISTS))
+        return [int(r[0]) for r in await cur.fetchall()]

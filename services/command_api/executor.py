@@ -29,6 +29,7 @@ from events.store import ConcurrencyError, Position, StreamAppend, append, deriv
 from kernel.db import drop_dead_connections, is_connection_lost
 from kernel.errors import Conflict, DomainError, Unprocessable
 from services.command_api.in_doubt import Committed, PendingCommit, RolledBack, settle
+from services.command_api.store import Handler, PostgresEventStore
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,22 @@ class CommandOutcome:
 
 
 DecideFn = Callable[[psycopg.AsyncConnection[Any]], Awaitable[Decision]]
+
+
+async def execute_handler(
+    pool: AsyncConnectionPool[Any], ctx: CommandContext, handler: Handler, *,
+    master_key: bytes | None = None,
+) -> CommandOutcome:
+    """Run a command handler (``store.Handler``) as one command: the handler gets a
+    ``PostgresEventStore`` on the command's transaction, its staged appends are written and
+    its result recorded, with everything ``execute`` guarantees (idempotency, retries)."""
+
+    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
+        store = PostgresEventStore(conn, master_key)
+        result = await handler(store)
+        return Decision(store.staged, result)
+
+    return await execute(pool, ctx, decide)
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:

@@ -20,6 +20,7 @@ import structlog
 from litestar import Request, Response
 from psycopg_pool import AsyncConnectionPool
 
+from events.crypto import master_key_from
 from kernel.db import drop_dead_connections, is_connection_lost
 from kernel.errors import DomainError
 from services.command_api.context import command_context
@@ -28,8 +29,10 @@ from services.command_api.executor import (
     CommandOutcome,
     DecideFn,
     execute,
+    execute_handler,
     store_response,
 )
+from services.command_api.store import Handler
 from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -112,6 +115,22 @@ async def _read_answer(read: Read, fallback: Fallback | None, outcome: CommandOu
             break
     known = fallback() if fallback is not None else None
     return (known if known is not None else (outcome.result or True)), False
+
+
+async def run_handler(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    handler: Handler,
+    projections: Sequence[str],
+    read: Read | None = None,
+    fallback: Fallback | None = None,
+) -> Response[bytes]:
+    """Run ``handler`` as the request's command and ``answer`` it: what most routes do once
+    they have bound the body (route -> handler -> decider -> store -> answer)."""
+    ctx = await command_context(request)
+    outcome = await execute_handler(runtime.pool, ctx, handler,
+                                    master_key=master_key_from(runtime.settings.master_key))
+    return await answer(runtime, ctx, outcome, projections, read, fallback=fallback)
 
 
 async def run_command(
