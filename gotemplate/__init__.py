@@ -6,9 +6,9 @@ library is included. ``compile_template`` compiles once; ``Template.render`` ren
 See docs/templates.md for what is supported and the known differences from Go.
 """
 
-from .funcs_sprig import sprig_funcs
 from .gojson import go_json_value
 from .gojson import unmarshal as go_json_loads
+from .sprig import sprig_funcs
 from .template import FuncMap, Mode, Template, compile_template
 from .values import (
     CSS,

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar
 
 from gotemplate.evaluate import register_param_type
-from gotemplate.funcs_sprig import sprig_funcs
 from gotemplate.gotime import format_time
+from gotemplate.sprig import sprig_funcs
 from gotemplate.values import HTML, MISSING, exposed_members, gofunc, is_struct
 
 DUMMY_UUID = "00000000-0000-0000-0000-000000000000"

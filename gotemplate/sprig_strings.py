@@ -1,16 +1,14 @@
-"""Sprig's string, default, conversion and encoding functions (Masterminds/sprig v3).
+"""Sprig's string functions (Masterminds/sprig v3), in ``STRING_FUNCS``.
 
 Signatures are Sprig's Go signatures, so argument order and type errors match
 (``"foo" | contains "f"``, ``repeat 3 "x"``). String positions are byte offsets, as in Go.
-``sprig_funcs()`` assembles the whole Sprig set (this module plus funcs_sprig_data).
+``sprig.sprig_funcs()`` merges this table with the other Sprig modules'.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeVar
+from typing import Any
 
 from .gofmt import fmt_value
 from .gostrings import go_quote
@@ -19,28 +17,10 @@ from .sprig_core import (
     strslice,
     strval,
 )
-from .values import Signature
+from .sprig_registry import INT, A, FunctionTable, S
 
-SPRIG: dict[str, Callable[..., Any]] = {}
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reg(*names: str, params: tuple[str, ...] = (), variadic: str | None = None
-        ) -> Callable[[F], F]:
-    """Register fn under names with its Go signature."""
-
-    def mark(fn: F) -> F:
-        fn.__go_signature__ = Signature(params, variadic)  # type: ignore[attr-defined]
-        for name in names:
-            SPRIG[name] = fn
-        return fn
-
-    return mark
-
-
-S, INT, A = "string", "int", "any"
+STRING_FUNCS = FunctionTable()
+reg = STRING_FUNCS.reg
 
 
 def _go_is_space(c: str) -> bool:
@@ -282,17 +262,3 @@ def sort_alpha(v: Any) -> list[str]:
     if isinstance(v, list | tuple):
         return sorted(strslice(v), key=lambda s: s.encode())
     return [strval(v)]
-
-
-def sprig_funcs(*, clock: Callable[[], datetime] | None = None,
-                local_tz: tzinfo = UTC) -> dict[str, Callable[..., Any]]:
-    """The Sprig function map (minus env, expandenv, getHostByName and file/crypto helpers).
-
-    clock gives "now" (for now, date, ago...); local_tz is Go's time.Local.
-    """
-    from . import funcs_sprig_misc  # noqa: F401 - registers its functions
-    from .funcs_sprig_data import data_funcs
-
-    funcs = dict(SPRIG)
-    funcs.update(data_funcs(clock or (lambda: datetime.now(local_tz)), local_tz))
-    return funcs

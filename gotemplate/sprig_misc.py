@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .funcs_sprig import INT, A, S, reg
 from .gofmt import fmt_value
 from .gojson import MarshalError, marshal, unmarshal
 from .sprig_core import (
@@ -28,7 +27,12 @@ from .sprig_core import (
     to_float64,
     to_int64,
 )
+from .sprig_registry import INT, A, FunctionTable, S
 from .values import Int64, go_type_name
+
+MISC_FUNCS = FunctionTable()
+reg = MISC_FUNCS.reg
+
 
 # -- defaults ----------------------------------------------------------------------------
 

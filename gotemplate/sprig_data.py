@@ -16,7 +16,6 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .funcs_sprig import reg
 from .gotime import ZERO_TIME, format_duration, format_time, parse_duration, parse_time
 from .sprig_core import (
     check_size,
@@ -29,9 +28,12 @@ from .sprig_core import (
     to_int64,
     wrap64,
 )
+from .sprig_registry import FunctionTable
 from .values import MISSING, Int64, Signature
 
 A, INT, S = "any", "int", "string"
+DATA_FUNCS = FunctionTable()
+reg = DATA_FUNCS.reg
 
 
 # -- lists -------------------------------------------------------------------------------
