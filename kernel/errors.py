@@ -27,3 +27,9 @@ class Conflict(DomainError):
 
 class Unprocessable(DomainError):
     status_code = 422
+
+
+class Forbidden(DomainError):
+    """Missing or wrong credentials, or a missing permission (listmonk answers 403)."""
+
+    status_code = 403

@@ -17,10 +17,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from kernel.errors import Forbidden
 from kernel.settings import Settings
 from services.auth.passwords import verify_secret_cached
 from services.auth.users import stored_credentials
-from services.http.errors import APIError
 from services.runtime import Runtime
 
 # listmonk's texts: no credentials at all falls through to its session check.
@@ -83,21 +83,21 @@ def is_settings_admin(settings: Settings, creds: Credentials) -> bool:
 
 
 async def authenticate(runtime: Runtime, header: str | None) -> str:
-    """Return the user name for valid credentials, else raise a 403 ``APIError``."""
+    """Return the user name for valid credentials, else raise a 403 ``Forbidden``."""
     if not header or not header.strip():
-        raise APIError(403, NO_CREDENTIALS)
+        raise Forbidden(NO_CREDENTIALS)
     try:
         creds = parse_authorization(header)
     except MalformedAuthorization as exc:
-        raise APIError(403, str(exc)) from None
+        raise Forbidden(str(exc)) from None
     if is_settings_admin(runtime.settings, creds):
         return creds.username
     async with runtime.pool.connection() as conn:
         stored = await stored_credentials(conn, creds.username)
     if stored is None or not stored.enabled:
-        raise APIError(403, FORBIDDEN)
+        raise Forbidden(FORBIDDEN)
     if not await verify_secret_cached(stored.password_hash, creds.secret):
-        raise APIError(403, FORBIDDEN)
+        raise Forbidden(FORBIDDEN)
     return stored.username
 
 
