@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from events.store import (
 )
 from events.validation import check_event_size
 from services.command_api.decider import Decider
-from services.command_api.store import EventStore, Handler
+from services.command_api.store import EMAIL_INDEX, EventStore, Handler
 
 S = TypeVar("S")
 
@@ -57,6 +57,17 @@ class InMemoryEventStore:
                         ) -> dict[str, tuple[S, int]]:
         return {sid: await self.load(sid, decider) for sid in dict.fromkeys(stream_ids)}
 
+    async def find_streams(self, created: type[Event], field: str, values: Iterable[str]
+                           ) -> dict[str, str]:
+        wanted = {v.lower() for v in values}
+        tag = created.__struct_config__.tag
+        found: dict[str, str] = {}
+        for row in self.log:
+            value = row.data.get(field)
+            if row.type == tag and isinstance(value, str) and value.lower() in wanted:
+                found.setdefault(value.lower(), row.stream_id)
+        return found
+
     def append(self, *appends: StreamAppend) -> None:
         self.staged.extend(a for a in appends if a.events)
 
@@ -74,8 +85,20 @@ class InMemoryEventStore:
         keys[key] = owner
         return None
 
+    async def claim_new(self, index: str, keys: Sequence[str], sequence: str) -> dict[str, int]:
+        held = self.indexes.setdefault(index, {})
+        claimed: dict[str, int] = {}
+        for key in dict.fromkeys(keys):
+            if key not in held:
+                claimed[key] = held[key] = await self.next_id(sequence)
+        return claimed
+
     async def owner(self, index: str, key: str) -> int | None:
         return self.indexes.get(index, {}).get(key)
+
+    async def owners(self, index: str, keys: Iterable[str]) -> dict[str, int]:
+        held = self.indexes.get(index, {})
+        return {key: held[key] for key in keys if key in held}
 
     async def release(self, index: str, owners: Iterable[int]) -> list[str]:
         keys = self.indexes.setdefault(index, {})
@@ -90,8 +113,18 @@ class InMemoryEventStore:
             self.keys[subscriber_id] = os.urandom(32)
         return self.keys.get(subscriber_id)
 
-    async def data_keys(self, subscriber_ids: Iterable[int]) -> dict[int, bytes]:
-        return {i: self.keys[i] for i in subscriber_ids if i in self.keys}
+    async def data_keys(self, subscriber_ids: Iterable[int], *, create: bool = False
+                        ) -> dict[int, bytes]:
+        ids = list(subscriber_ids)
+        if create:
+            for subscriber_id in ids:
+                await self.data_key(subscriber_id, create=True)
+        return {i: self.keys[i] for i in ids if i in self.keys}
+
+    async def erase_subscribers(self, subscriber_ids: Iterable[int]) -> None:
+        ids = set(subscriber_ids)
+        self.erase(ids)
+        await self.release(EMAIL_INDEX, ids)
 
     # --- what the executor does --------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 (or an address that is not a subscriber) is erased. The list of what holds personal data and
 what each step does is in docs/crypto-shredding.md.
 
-For a subscriber (``DELETE /api/subscribers``, delete by query, the public wipe page):
+For a subscriber (``DELETE /api/subscribers``, delete by query, the public wipe page), the
+handler calls ``EventStore.erase_subscribers`` (``services/command_api/store.py``), which
 
-1. its data key is destroyed (``shred_many``): its events, queued messages and, through the
+1. destroys its data key (``shred_many``): its events, queued messages and, through the
    sealed file keys, its attachments can no longer be opened, in Postgres or on NATS;
-2. its row of the e-mail index goes; the index's hash of its address is used for the next steps;
+2. releases its row of the e-mail index; the index's hash of its address is used for the rest,
+   ``erase_copies`` here:
 3. the keys of messages sent to that address as to a non-subscriber (tx ``external`` /
    ``fallback``) are destroyed too, so those messages read as erased;
 4. attachment access rows of its messages (and of those messages) are deleted, with every file
@@ -29,13 +31,11 @@ from typing import Any
 import psycopg
 import structlog
 
-from events.crypto import shred_many
 from events.message_storage import (
     address_hash,
     drop_attachments,
     erase_message_keys,
 )
-from services.command_api.subscribers.index import forget_subscribers
 
 log = structlog.get_logger(__name__)
 
@@ -75,13 +75,12 @@ async def forget_answers(conn: Conn, subscriber_ids: Iterable[int],
     return cur.rowcount
 
 
-async def erase_subscribers(conn: Conn, subscriber_ids: Iterable[int]) -> None:
-    """Erase these subscribers (inside the transaction appending their ``subscriber.deleted``)."""
-    ids = sorted(set(subscriber_ids))
-    if not ids:
-        return
-    await shred_many(conn, ids)
-    hashes = await forget_subscribers(conn, ids)
+async def erase_copies(conn: Conn, subscriber_ids: Iterable[int],
+                       email_hashes: Iterable[str]) -> None:
+    """Erase what is kept of these subscribers beside their events (steps 3 to 5 above), once
+    their keys are destroyed and their e-mail index rows released (``email_hashes``, what those
+    rows held); inside the transaction appending their ``subscriber.deleted``."""
+    ids, hashes = sorted(set(subscriber_ids)), sorted(set(email_hashes))
     messages = await erase_message_keys(conn, hashes)
     files = await drop_attachments(conn, subscriber_ids=ids, message_ids=messages)
     answers = await forget_answers(conn, ids, hashes)

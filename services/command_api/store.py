@@ -3,10 +3,12 @@ adapter.
 
 A handler (``services/command_api/<aggregate>/handlers.py``) is a plain async function that takes
 an ``EventStore`` and the command's input and returns its result (such as the new id). Through
-the store it loads streams (folded by a pure decider), takes ids from sequences, claims unique
-keys (a subscriber's e-mail), reads or creates personal-data keys, and stages appends. Everything
-happens in the command's one transaction: the executor (``executor.py``) writes the staged
-appends, records the idempotent outcome and commits, so a failed handler appends nothing.
+the store it loads streams (folded by a pure decider), finds streams by what their creation
+event names (a uuid), takes ids from sequences, claims unique keys (a subscriber's e-mail, one
+or a batch at a time), reads or creates personal-data keys, erases subscribers, and stages
+appends. Everything happens in the command's one transaction: the executor (``executor.py``)
+writes the staged appends, records the idempotent outcome and commits, so a failed handler
+appends nothing.
 
 ``PostgresEventStore`` is the adapter the executor hands out; ``tests/fake_store.py`` holds an
 in-memory one with the same behaviour, against which handlers are unit-tested and which the
@@ -22,9 +24,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from events.crypto import ensure_key, load_keys
+from events.base import Event
+from events.crypto import SubscriberErased, create_keys, ensure_key, load_keys, shred_many
 from events.store import StreamAppend
 from services.command_api.decider import Decider, load, load_many
+from services.command_api.erasure import erase_copies
 
 S = TypeVar("S")
 
@@ -45,6 +49,14 @@ class EventStore(Protocol):
         """``load`` for many streams at once; a stream without events is at version 0."""
         ...
 
+    async def find_streams(self, created: type[Event], field: str, values: Iterable[str]
+                           ) -> dict[str, str]:
+        """The streams whose ``created`` event holds ``field`` equal to one of ``values``,
+        compared lower-cased: value (lower-cased) -> stream id, the earliest stream if several.
+        How a command finds what a link or a form names by uuid (a list, a campaign) in the log
+        itself, not in a read model."""
+        ...
+
     def append(self, *appends: StreamAppend) -> None:
         """Stage appends: they are written, each after its expected version, when the command
         commits (a version conflict then makes the executor run the command again)."""
@@ -60,8 +72,19 @@ class EventStore(Protocol):
         A concurrent claim of the same key by a command not yet committed counts as held."""
         ...
 
+    async def claim_new(self, index: str, keys: Sequence[str], sequence: str) -> dict[str, int]:
+        """A batch's claim: each of ``keys`` (distinct) that nobody holds is claimed for a fresh
+        id of ``sequence`` (ids follow the order of ``keys``); the keys claimed -> their owner.
+        Keys already held are left to their owner (``owners``); so is a key a concurrent,
+        not yet committed command is claiming (it is in neither answer: try again)."""
+        ...
+
     async def owner(self, index: str, key: str) -> int | None:
         """Who holds ``key`` in a unique index, if anyone."""
+        ...
+
+    async def owners(self, index: str, keys: Iterable[str]) -> dict[str, int]:
+        """``owner`` for many keys at once: the keys held -> their owner."""
         ...
 
     async def release(self, index: str, owners: Iterable[int]) -> list[str]:
@@ -72,8 +95,17 @@ class EventStore(Protocol):
         """The subscriber's personal-data key (made if ``create``); None once erased."""
         ...
 
-    async def data_keys(self, subscriber_ids: Iterable[int]) -> dict[int, bytes]:
-        """The data keys of those subscribers that still have one."""
+    async def data_keys(self, subscriber_ids: Iterable[int], *, create: bool = False
+                        ) -> dict[int, bytes]:
+        """The data keys of those subscribers that still have one (made for those without
+        one if ``create``: the batch form of ``data_key``, for ids just taken from the
+        sequence). Erased subscribers are left out either way."""
+        ...
+
+    async def erase_subscribers(self, subscriber_ids: Iterable[int]) -> None:
+        """Erase subscribers being deleted by this command: their data keys are destroyed (their
+        events can no longer be read), their unique keys (e-mail) released, and every other copy
+        of their personal data removed (``services/command_api/erasure.py``)."""
         ...
 
 
@@ -92,6 +124,18 @@ class PostgresEventStore:
     async def load_many(self, stream_ids: Iterable[str], decider: Decider[S, Any]
                         ) -> dict[str, tuple[S, int]]:
         return await load_many(self.conn, stream_ids, decider)
+
+    async def find_streams(self, created: type[Event], field: str, values: Iterable[str]
+                           ) -> dict[str, str]:
+        wanted = sorted({v.lower() for v in values})
+        if not wanted:
+            return {}
+        cur = await self.conn.cursor(row_factory=tuple_row).execute(
+            "SELECT DISTINCT ON (value) value, stream_id FROM (SELECT lower(data->>%s) AS value,"
+            " stream_id, global_position FROM eventlog.events WHERE category = %s AND type = %s)"
+            " e WHERE value = ANY(%s) ORDER BY value, global_position",
+            (field, created.CATEGORY, created.__struct_config__.tag, wanted))
+        return {str(value): str(sid) for value, sid in await cur.fetchall()}
 
     def append(self, *appends: StreamAppend) -> None:
         self.staged.extend(a for a in appends if a.events)
@@ -118,6 +162,23 @@ class PostgresEventStore:
             return await self.owner(index, key) or -1
         return None
 
+    async def claim_new(self, index: str, keys: Sequence[str], sequence: str) -> dict[str, int]:
+        # One statement whatever the batch size. Ids follow the keys' order; rows are inserted
+        # in key order, so two batches in flight that share keys lock them in the same order
+        # (no deadlock).
+        table, key_column, owner_column = _index(index)
+        if not keys:
+            return {}
+        cur = await self.conn.cursor(row_factory=tuple_row).execute(sql.SQL(
+            "WITH fresh AS (SELECT k, nextval({sequence}) AS id FROM"
+            " (SELECT k FROM unnest(%b::text[]) WITH ORDINALITY AS t(k, ord) WHERE NOT EXISTS"
+            " (SELECT 1 FROM {table} i WHERE i.{key} = k) ORDER BY ord) f)"
+            " INSERT INTO {table} ({key}, {owner}) SELECT k, id FROM fresh ORDER BY k"
+            " ON CONFLICT ({key}) DO NOTHING RETURNING {key}, {owner}").format(
+                sequence=sql.Literal(sequence), table=table, key=key_column,
+                owner=owner_column), (list(keys),))
+        return {str(key): int(owner) for key, owner in await cur.fetchall()}
+
     async def owner(self, index: str, key: str) -> int | None:
         table, key_column, owner_column = _index(index)
         cur = await self.conn.cursor(row_factory=tuple_row).execute(
@@ -125,6 +186,16 @@ class PostgresEventStore:
             (key,))
         row = await cur.fetchone()
         return int(row[0]) if row is not None else None
+
+    async def owners(self, index: str, keys: Iterable[str]) -> dict[str, int]:
+        table, key_column, owner_column = _index(index)
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        cur = await self.conn.cursor(row_factory=tuple_row).execute(
+            sql.SQL("SELECT {}, {} FROM {} WHERE {} = ANY(%b)").format(
+                key_column, owner_column, table, key_column), (wanted,))
+        return {str(key): int(owner) for key, owner in await cur.fetchall()}
 
     async def release(self, index: str, owners: Iterable[int]) -> list[str]:
         table, key_column, owner_column = _index(index)
@@ -141,8 +212,23 @@ class PostgresEventStore:
             return await ensure_key(self.conn, subscriber_id, master_key=self.master_key)
         return (await self.data_keys([subscriber_id])).get(subscriber_id)
 
-    async def data_keys(self, subscriber_ids: Iterable[int]) -> dict[int, bytes]:
-        return await load_keys(self.conn, list(subscriber_ids), master_key=self.master_key)
+    async def data_keys(self, subscriber_ids: Iterable[int], *, create: bool = False
+                        ) -> dict[int, bytes]:
+        ids = list(dict.fromkeys(subscriber_ids))
+        if create:
+            try:  # one statement for fresh ids, the case of every caller
+                return await create_keys(self.conn, ids, master_key=self.master_key)
+            except SubscriberErased:  # some had a key or were erased: theirs is what is stored
+                pass
+        return await load_keys(self.conn, ids, master_key=self.master_key)
+
+    async def erase_subscribers(self, subscriber_ids: Iterable[int]) -> None:
+        ids = sorted(set(subscriber_ids))
+        if not ids:
+            return
+        await shred_many(self.conn, ids)
+        email_hashes = await self.release(EMAIL_INDEX, ids)
+        await erase_copies(self.conn, ids, email_hashes)
 
 
 def _index(name: str) -> tuple[sql.Identifier, sql.Identifier, sql.Identifier]:

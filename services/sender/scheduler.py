@@ -1,12 +1,13 @@
 """Starts scheduled campaigns once their ``send_at`` has passed (listmonk's scheduled -> running).
 
 A background component (``scheduler`` in ``postlog.supervisor``). Every ``scheduler_interval``
-seconds it reads the due campaigns from ``readmodel.campaigns`` and runs ``StartDue`` on each
-through the campaign decider, like any command: the decider re-checks the campaign's own stream
-(still scheduled, ``send_at`` passed), computes nothing from the possibly stale read model, and
-the append carries the stream version it decided on. So several schedulers (one per process)
-may run at once: when two race for a campaign, the second append conflicts, its retry sees a
-running campaign, and the decider refuses it; exactly one ``campaign.started`` is recorded.
+seconds it reads the due campaigns from ``readmodel.campaigns`` and runs the campaign handler
+``start_due`` on each through the executor, like any command: the decider re-checks the
+campaign's own stream (still scheduled, ``send_at`` passed), computes nothing from the possibly
+stale read model, and the append carries the stream version it decided on. So several
+schedulers (one per process) may run at once: when two race for a campaign, the second append
+conflicts, its retry sees a running campaign, and the decider refuses it; exactly one
+``campaign.started`` is recorded.
 """
 
 from __future__ import annotations
@@ -14,21 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-import psycopg
 import structlog
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from events.store import StreamAppend
 from kernel.errors import DomainError
 from kernel.metrics import Metrics
-from services.command_api.campaigns.audience import compute_audience, tables_exist
-from services.command_api.campaigns.commands import Audience, StartDue
-from services.command_api.campaigns.decider import Live, campaign_decider, stream_id
-from services.command_api.decider import load
-from services.command_api.executor import CommandContext, Decision, execute
+from services.command_api.campaigns import handlers
+from services.command_api.campaigns.commands import StartDue
+from services.command_api.campaigns.lookups import tables_exist, with_lookups
+from services.command_api.executor import CommandContext, execute_handler
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +50,10 @@ async def start_due(pool: AsyncConnectionPool[Any], campaign_id: int, now: datet
                     metrics: Metrics | None = None) -> bool:
     """Start one due campaign; ``False`` if it was not (or no longer) due."""
     ctx = CommandContext(actor=ACTOR, correlation_id=f"scheduler:campaign-{campaign_id}")
-
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        state, version = await load(conn, stream_id(campaign_id), campaign_decider)
-        audience = await compute_audience(conn, state) if isinstance(state, Live) \
-            else Audience()
-        events = campaign_decider.decide(
-            state, StartDue(campaign_id=campaign_id, audience=audience, at=now))
-        return Decision([StreamAppend(stream_id(campaign_id), version, events)])
-
+    command = StartDue(campaign_id=campaign_id, at=now)
     try:
-        outcome = await execute(pool, ctx, decide)
+        outcome = await execute_handler(pool, ctx,
+                                        with_lookups(partial(handlers.start_due, command)))
     except DomainError as refused:
         log.info("scheduled_campaign_skipped", campaign_id=campaign_id, reason=refused.message)
         return False

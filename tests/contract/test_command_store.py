@@ -175,3 +175,59 @@ async def test_a_data_key_is_made_once_and_kept(backend: Backend) -> None:
     assert await store.data_key(7, create=True) == key
     assert await store.data_keys([7, 8]) == {7: key}
     await backend.commit(store)
+
+
+async def test_streams_are_found_by_what_their_creation_event_names(backend: Backend) -> None:
+    first, second = created(1), created(2)
+    store = await backend.begin()
+    store.append(StreamAppend("list-1", 0, [first]), StreamAppend("list-2", 0, [second]))
+    await backend.commit(store)
+    store = await backend.begin()
+    assert await store.find_streams(ListCreated, "uuid", [first.uuid.upper(), second.uuid,
+                                                          str(uuid.uuid4())]) == {
+        first.uuid: "list-1", second.uuid: "list-2"}
+    assert await store.find_streams(ListUpdated, "uuid", [first.uuid]) == {}
+    assert await store.find_streams(ListCreated, "uuid", []) == {}
+    await backend.commit(store)
+
+
+async def test_a_batch_claims_the_free_keys_with_fresh_ids_in_order(backend: Backend) -> None:
+    store = await backend.begin()
+    assert await store.claim(EMAIL_INDEX, "hash-held", 100) is None
+    claimed = await store.claim_new(EMAIL_INDEX, ["hash-z", "hash-held", "hash-a"],
+                                    "eventlog.subscriber_id_seq")
+    assert set(claimed) == {"hash-z", "hash-a"}
+    assert claimed["hash-a"] > claimed["hash-z"] >= 1  # ids in the order the keys came
+    assert await store.owners(EMAIL_INDEX, ["hash-z", "hash-held", "hash-a", "hash-none"]) == {
+        **claimed, "hash-held": 100}
+    assert await store.claim_new(EMAIL_INDEX, ["hash-a"], "eventlog.subscriber_id_seq") == {}
+    assert await store.claim_new(EMAIL_INDEX, [], "eventlog.subscriber_id_seq") == {}
+    await backend.commit(store)
+
+
+async def test_data_keys_are_made_in_a_batch_for_those_without_one(backend: Backend) -> None:
+    store = await backend.begin()
+    fresh = await store.data_keys([7, 8], create=True)
+    assert set(fresh) == {7, 8} and all(len(key) == 32 for key in fresh.values())
+    assert await store.data_keys([7, 8, 9]) == fresh  # no key is made without ``create``
+    again = await store.data_keys([8, 9], create=True)  # 8 keeps its key, 9 gets one
+    assert again[8] == fresh[8] and len(again[9]) == 32
+    await backend.commit(store)
+
+
+async def test_erasing_destroys_the_keys_and_releases_the_unique_keys(backend: Backend) -> None:
+    store = await backend.begin()
+    for subscriber_id, email_hash in ((1, "hash-1"), (2, "hash-2")):
+        assert await store.claim(EMAIL_INDEX, email_hash, subscriber_id) is None
+    keys = await store.data_keys([1, 2], create=True)
+    await backend.commit(store)
+    store = await backend.begin()
+    await store.erase_subscribers([1, 1])
+    await store.erase_subscribers([])
+    await backend.commit(store)
+    store = await backend.begin()
+    assert await store.data_key(1) is None
+    assert await store.data_keys([1, 2], create=True) == {2: keys[2]}  # never made again
+    assert await store.owners(EMAIL_INDEX, ["hash-1", "hash-2"]) == {"hash-2": 2}
+    assert await store.claim(EMAIL_INDEX, "hash-1", 3) is None  # the address is free again
+    await backend.commit(store)

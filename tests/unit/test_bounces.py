@@ -23,7 +23,7 @@ from projections.base import PreparedProjection, live_tables
 from projections.bounces import BouncesProjection
 from projections.registry import all_projections
 from projections.subscriber_counts import SubscriberCountsProjection
-from services.command_api.subscribers.bounces import DeleteBounces, bounces_decider
+from services.command_api.subscribers.bounce_decider import DeleteBounces, bounces_decider
 
 T0 = datetime(2024, 8, 22, 9, 5, tzinfo=UTC)
 KEY = os.urandom(32)

@@ -3,33 +3,35 @@
 - The lists a request names, from their own streams (never stale): their names are copied
   into the campaign.
 - The template: the one requested if its stream shows it alive, else the default campaign
-  template (the last ``template.default_set`` in the log, checked against its stream).
-- The audience when sending starts, counted as listmonk counts it: distinct subscribers of the
-  campaign's lists that are not blocklisted, where a double opt-in list counts only confirmed
-  subscriptions and a single opt-in list anything not unsubscribed; an opt-in campaign counts
-  the unconfirmed subscriptions of its double opt-in lists. The subscriptions come from the
-  read models (``readmodel.subscribers``, ``subscriber_lists``): the figure is the estimate
-  listmonk shows too; the sender selects the actual recipients. When those read models do not
-  exist yet (a fresh install before its projector ran) the count is 0 instead of an error.
+  template (the last one made default, checked against its stream).
+- The audience when sending starts: the campaign's live lists and the estimate of who they
+  reach (``CampaignLookups.count_audience``, counted as listmonk counts it over the read models;
+  the sender selects the actual recipients). When those read models do not exist yet (a fresh
+  install before its projector ran) the count is 0 instead of an error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-import psycopg
+import msgspec
 import structlog
-from psycopg.rows import tuple_row
 
+from events.base import Event
 from events.campaigns import CampaignList
 from events.lists import ListCreated
-from events.store import read_stream
 from services.command_api.campaigns.commands import Audience, ListRef
 from services.command_api.campaigns.decider import Live
-from services.command_api.decider import load
+from services.command_api.campaigns.lookups import CampaignLookups
+from services.command_api.campaigns.lookups import (  # still imported from here by tx
+    tables_exist as tables_exist,
+)
+from services.command_api.decider import Decider
 from services.command_api.lists.decider import Active as ActiveList
-from services.command_api.lists.decider import list_decider
+from services.command_api.lists.decider import ListState, list_decider
 from services.command_api.lists.decider import stream_id as list_stream
+from services.command_api.store import EventStore
 from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.templates.decider import stream_id as template_stream
 from services.command_api.templates.decider import template_decider
@@ -38,50 +40,53 @@ log = structlog.get_logger(__name__)
 
 TEMPLATE_NOT_FOUND = "Template not found"
 
-_AUDIENCE = """
-SELECT count(DISTINCT sl.subscriber_id), COALESCE(max(sl.subscriber_id), 0)
-FROM unnest(%(ids)s::bigint[], %(optins)s::text[]) AS l(id, optin)
-JOIN readmodel.subscriber_lists sl ON sl.list_id = l.id
-JOIN readmodel.subscribers s ON s.id = sl.subscriber_id AND s.status <> 'blocklisted'
-WHERE CASE
-    WHEN %(type)s = 'optin' THEN sl.status = 'unconfirmed' AND l.optin = 'double'
-    WHEN l.optin = 'double' THEN sl.status = 'confirmed'
-    ELSE sl.status <> 'unsubscribed' END
-"""
+
+class SeenList(msgspec.Struct, frozen=True):
+    """A list as a campaign sees it: the list decider's state, plus the uuid the list was
+    created with (that state does not keep it; an opt-in campaign's link needs it)."""
+
+    state: ListState
+    uuid: str = ""
 
 
-async def tables_exist(conn: psycopg.AsyncConnection[Any], *names: str) -> bool:
-    """Whether every ``readmodel.<name>`` table exists."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT bool_and(to_regclass('readmodel.' || n) IS NOT NULL) FROM unnest(%s::text[]) n",
-        (list(names),))
-    row = await cur.fetchone()
-    return bool(row and row[0])
+def _see(seen: SeenList, event: Event) -> SeenList:
+    uuid = event.uuid if isinstance(event, ListCreated) else seen.uuid
+    return SeenList(list_decider.evolve(seen.state, event), uuid)
 
 
-async def live_list(conn: psycopg.AsyncConnection[Any], list_id: int) -> ListRef | None:
-    """The list as its stream tells it, ``None`` if it does not exist (or no longer)."""
-    recorded = await read_stream(conn, list_stream(list_id))
-    events = [r.decode() for r in recorded]
-    state = list_decider.fold(events)
-    if not isinstance(state, ActiveList):
-        return None
-    first = events[0]
-    return ListRef(id=list_id, name=state.name,
-                   uuid=first.uuid if isinstance(first, ListCreated) else "",
-                   list_type=state.list_type, optin=state.optin)
+def _read_only(seen: SeenList, command: Any) -> list[Event]:
+    raise TypeError("campaign commands read lists, they never change them")
 
 
-async def resolve_lists(
-    conn: psycopg.AsyncConnection[Any], list_ids: tuple[int, ...],
-    current: list[CampaignList] | None = None,
-) -> tuple[ListRef, ...]:
+SEEN_LIST: Decider[SeenList, Any] = Decider(
+    initial=SeenList(list_decider.initial), decide=_read_only, evolve=_see)
+"""Folds a ``list-<id>`` stream for reading (the list decider's ``evolve``, keeping the uuid)."""
+
+
+async def live_lists(store: EventStore, list_ids: Iterable[int]) -> dict[int, ListRef]:
+    """The lists among ``list_ids`` that exist, as their streams tell them."""
+    wanted = list(dict.fromkeys(list_ids))
+    if not wanted:
+        return {}
+    loaded = await store.load_many([list_stream(i) for i in wanted], SEEN_LIST)
+    found: dict[int, ListRef] = {}
+    for list_id in wanted:
+        seen, _ = loaded[list_stream(list_id)]
+        if isinstance(seen.state, ActiveList):
+            found[list_id] = ListRef(id=list_id, name=seen.state.name, uuid=seen.uuid,
+                                     list_type=seen.state.list_type, optin=seen.state.optin)
+    return found
+
+
+async def resolve_lists(store: EventStore, list_ids: tuple[int, ...],
+                        current: list[CampaignList] | None = None) -> tuple[ListRef, ...]:
     """The requested lists that exist. A list the campaign already has keeps its place (and
     its recorded name) after the list itself was deleted."""
     kept = {entry.id: entry for entry in current or []}
+    live = await live_lists(store, list_ids)
     found: list[ListRef] = []
     for list_id in dict.fromkeys(list_ids):
-        ref = await live_list(conn, list_id)
+        ref = live.get(list_id)
         if ref is None and list_id in kept:
             ref = ListRef(id=list_id, name=kept[list_id].name)
         if ref is not None:
@@ -89,52 +94,44 @@ async def resolve_lists(
     return tuple(found)
 
 
-async def default_template_id(conn: psycopg.AsyncConnection[Any]) -> int | None:
-    """The default campaign template: the last one made default, if its stream agrees."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT (data->>'template_id')::bigint FROM eventlog.events"
-        " WHERE category = 'template' AND type = 'template.default_set'"
-        " ORDER BY global_position DESC LIMIT 1")
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    state, _ = await load(conn, template_stream(int(row[0])), template_decider)
-    return int(row[0]) if isinstance(state, ActiveTemplate) and state.is_default else None
-
-
-async def template_exists(conn: psycopg.AsyncConnection[Any], template_id: int) -> bool:
-    state, _ = await load(conn, template_stream(template_id), template_decider)
+async def template_exists(store: EventStore, template_id: int) -> bool:
+    state, _ = await store.load(template_stream(template_id), template_decider)
     return isinstance(state, ActiveTemplate)
 
 
-async def resolve_template(
-    conn: psycopg.AsyncConnection[Any], requested: int | None, current: int | None = None
-) -> tuple[int | None, str]:
+async def default_template_id(store: EventStore, lookups: CampaignLookups) -> int | None:
+    """The default campaign template: the last one made default, if its stream agrees."""
+    candidate = await lookups.default_template_id()
+    if candidate is None:
+        return None
+    state, _ = await store.load(template_stream(candidate), template_decider)
+    return candidate if isinstance(state, ActiveTemplate) and state.is_default else None
+
+
+async def resolve_template(store: EventStore, lookups: CampaignLookups, requested: int | None,
+                           current: int | None = None) -> tuple[int | None, str]:
     """``(template id, problem)``: the requested template (``problem`` says if it does not
     exist), else the current one while it exists, else the default template."""
     if requested is not None:
-        if await template_exists(conn, requested):
+        if await template_exists(store, requested):
             return requested, ""
         return requested, TEMPLATE_NOT_FOUND
-    if current is not None and await template_exists(conn, current):
+    if current is not None and await template_exists(store, current):
         return current, ""
-    return await default_template_id(conn), ""
+    return await default_template_id(store, lookups), ""
 
 
-async def compute_audience(conn: psycopg.AsyncConnection[Any], campaign: Live) -> Audience:
+async def compute_audience(store: EventStore, lookups: CampaignLookups, campaign: Live
+                           ) -> Audience:
     """Who the campaign goes to if it starts now, and the template to render it with."""
-    template_id, _ = await resolve_template(conn, None, campaign.content.template_id)
-    lists = [ref for ref in [await live_list(conn, entry.id) for entry in campaign.content.lists]
-             if ref is not None]
+    template_id, _ = await resolve_template(store, lookups, None, campaign.content.template_id)
+    live = await live_lists(store, [entry.id for entry in campaign.content.lists])
+    lists = [live[entry.id] for entry in campaign.content.lists if entry.id in live]
     ids = tuple(ref.id for ref in lists)
-    if not await tables_exist(conn, "subscribers", "subscriber_lists"):
+    count = await lookups.count_audience(lists, campaign.campaign_type)
+    if count is None:
         log.warning("campaign_audience_unknown", campaign_id=campaign.campaign_id,
                     reason="subscriber read models are missing; to_send recorded as 0")
         return Audience(list_ids=ids, template_id=template_id)
-    cur = await conn.cursor(row_factory=tuple_row).execute(_AUDIENCE, {
-        "ids": list(ids), "optins": [ref.optin for ref in lists],
-        "type": campaign.campaign_type})
-    row = await cur.fetchone()
-    to_send, max_id = (int(row[0]), int(row[1])) if row else (0, 0)
-    return Audience(list_ids=ids, to_send=to_send, max_subscriber_id=max_id,
-                    template_id=template_id)
+    return Audience(list_ids=ids, to_send=count.to_send,
+                    max_subscriber_id=count.max_subscriber_id, template_id=template_id)

@@ -37,7 +37,7 @@ _NULLABLE = ("body_source", "altbody", "archive_slug")
 
 @dataclass(frozen=True)
 class CampaignRequest:
-    """A create or update request: the content patch plus what the route must resolve."""
+    """A create or update request: the content patch plus what the handler must resolve."""
 
     patch: CampaignPatch
     campaign_type: str = ""

@@ -1,7 +1,8 @@
 """Commands on a campaign and listmonk's messages for refusing them.
 
 Ids, uuid, time and everything read from other streams or read models (the lists' names, the
-template, the audience) arrive on the command: the route resolves them, the decider stays pure.
+template, the audience) arrive on the command: the handler resolves them (``handlers.py``), the
+decider stays pure.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from services.command_api.executor import NOTIFY_CHANNEL
 from services.command_api.imports.params import ImportOptions
 from services.command_api.imports.parser import CsvRows, ImportFileError, count_lines
 from services.command_api.imports.status import finish, heartbeat, log_line, set_total
-from services.command_api.imports.writer import BatchOutcome, write_batch
+from services.command_api.imports.writer import BatchOutcome, ImportBatch, commit_batch
 
 log = structlog.get_logger(__name__)
 
@@ -137,9 +137,9 @@ async def _import_rows(pool: AsyncConnectionPool[Any], job: ImportJob, reader: C
     try:
         while not (done or stop):
             rows, done = await asyncio.to_thread(reader.batch, job.batch_rows)
-            pending.add(asyncio.create_task(write_batch(
-                pool, job.import_id, rows, job.options, job.metadata, job.master_key,
-                import_log.take(), datetime.now(UTC))))
+            batch = ImportBatch(rows, job.options, datetime.now(UTC))
+            pending.add(asyncio.create_task(commit_batch(
+                pool, job.import_id, batch, job.metadata, job.master_key, import_log.take())))
             while pending and (len(pending) >= job.writers or done):
                 written, pending = await asyncio.wait(
                     pending, return_when=asyncio.FIRST_COMPLETED)

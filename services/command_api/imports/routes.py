@@ -24,6 +24,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
 from events.base import EventMetadata
+from events.crypto import master_key_from
 from events.imports import ImportFailed, ImportStarted
 from events.subscribers import SUBSCRIPTION_STATUSES, SubscriptionStatus
 from events.validation import check_line
@@ -41,7 +42,7 @@ from services.command_api.imports.params import (
 from services.command_api.imports.parser import ImportFileError, extract_csv, is_csv_name
 from services.command_api.imports.status import ImportState, claim, current, finish
 from services.command_api.imports.status import stop_or_reset as stop_or_reset_import
-from services.command_api.subscribers.handling import master_key
+from services.command_api.store import PostgresEventStore
 from services.command_api.subscribers.index import live_lists
 from services.http.errors import APIError
 from services.runtime import Runtime
@@ -138,7 +139,7 @@ async def import_subscribers(
         raise
     jobs.start(runtime.pool, jobs.ImportJob(
         import_id=import_id, options=options, csv_path=path, workdir=workdir,
-        metadata=metadata, master_key=master_key(runtime),
+        metadata=metadata, master_key=master_key_from(runtime.settings.master_key),
         on_append=runtime.metrics.observe_append), import_log)
     return _json(state.as_json())
 
@@ -152,7 +153,7 @@ async def _claim(
     import_log(f"processing '{options.name}'")
     async with runtime.pool.connection() as conn:
         async with conn.transaction():
-            live = await live_lists(conn, options.list_ids)
+            live = await live_lists(PostgresEventStore(conn), options.list_ids)
             unknown = [i for i in options.list_ids if i not in live]
             if unknown:
                 import_log(f"ignoring unknown lists: {' '.join(map(str, unknown))}")

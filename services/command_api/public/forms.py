@@ -11,7 +11,7 @@ from litestar import Request
 
 from services.command_api.context import command_context
 from services.command_api.executor import CommandContext, CommandOutcome
-from services.command_api.subscribers.handling import PROJECTIONS
+from services.command_api.subscribers.routing import PROJECTIONS
 from services.http.errors import APIError
 from services.runtime import Runtime
 

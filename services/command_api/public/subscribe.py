@@ -7,65 +7,38 @@ list refuses the whole request. A new e-mail creates an enabled subscriber with 
 subscriptions; a known one is subscribed again (confirmed subscriptions stay confirmed, the name
 is not changed). ``has_optin`` tells whether an opt-in e-mail was asked for (unconfirmed
 subscriptions to double opt-in lists). Unlike listmonk, a request naming no existing list is
-refused instead of creating a subscriber without lists.
+refused instead of creating a subscriber without lists. The command is the handler
+``handlers_public.sign_up_subscriber``.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
-import psycopg
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
-from events.base import Event
-from events.store import StreamAppend
-from events.subscribers import OptinRequested
+from events.crypto import master_key_from
 from kernel.errors import Conflict, DomainError, InvalidInput
 from readmodels.public import is_uuid
-from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
+from services.command_api.executor import CommandContext, CommandOutcome, execute_handler
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.respond import answer
-from services.command_api.subscribers.commands import CreateSubscriber, ResubscribeLists
-from services.command_api.subscribers.decider import Absent, stream_id, subscriber_decider
 from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email, valid_name
-from services.command_api.subscribers.handling import (
-    PROJECTIONS,
-    load_active,
-    master_key,
-    now,
-)
-from services.command_api.subscribers.index import (
-    EMAIL_EXISTS,
-    claim_email,
-    lists_by_id,
-    lists_by_uuid,
-    next_subscriber_id,
-    subscriber_key,
-    subscriber_with_email,
-)
-from services.command_api.subscribers.sealing import seal
+from services.command_api.subscribers.handlers_public import NO_LISTS, SignUp, sign_up_subscriber
+from services.command_api.subscribers.index import EMAIL_EXISTS
+from services.command_api.subscribers.routing import PROJECTIONS, now
 from services.http.binding import bind_object, go_kind, string_field, type_error
 from services.http.errors import APIError
 from services.http.pages import error_page
 from services.http.public_views import INVALID_UUID, subscribed_page
 from services.runtime import Runtime
 
-NO_LISTS = "No valid lists selected to subscribe."
 HONEYPOT_FILLED = "The form could not be accepted."
 EMAIL_MAX_BYTES = 1000
-
-
-@dataclass(frozen=True)
-class SignUp:
-    """A validated sign-up request."""
-
-    email: str
-    name: str
-    list_uuids: tuple[str, ...]
 
 
 def sign_up(email: str, name: str, list_uuids: list[str]) -> SignUp:
@@ -105,51 +78,14 @@ async def read_sign_up(request: Request[Any, Any, Any]) -> SignUp:
     return sign_up(first.get("email", ""), first.get("name", ""), values.get("l", []))
 
 
-async def _decide(conn: psycopg.AsyncConnection[Any], request: SignUp, at: datetime,
-                  master: bytes | None) -> Decision:
-    found = await lists_by_uuid(conn, request.list_uuids)
-    if any(item.list_type == "private" for item in found.values()):
-        raise InvalidInput(INVALID_UUID)
-    chosen = tuple(found[u].list_id for u in request.list_uuids if u in found)
-    if not chosen:
-        raise InvalidInput(NO_LISTS)
-    existing = await subscriber_with_email(conn, request.email)
-    events: list[Event]
-    if existing is None:
-        subscriber_id, version = await next_subscriber_id(conn), 0
-        await claim_email(conn, subscriber_id, request.email)
-        key = await subscriber_key(conn, subscriber_id, master, create=True)
-        assert key is not None
-        command = CreateSubscriber(
-            subscriber_id=subscriber_id, uuid=str(uuid.uuid4()),
-            email=seal(key, subscriber_id, "email", request.email),
-            name=seal(key, subscriber_id, "name", request.name),
-            attribs=seal(key, subscriber_id, "attribs", {}), list_ids=chosen,
-            double_optin=frozenset(item.list_id for item in found.values()
-                                   if item.optin == "double"),
-            at=at)
-        events = subscriber_decider.decide(Absent(), command)
-    else:
-        state, version = await load_active(conn, existing)
-        subscriber_id = existing
-        lists = await lists_by_id(conn, {*state.subscriptions, *chosen})
-        events = subscriber_decider.decide(state, ResubscribeLists(
-            subscriber_id=subscriber_id, list_ids=chosen,
-            double_optin=frozenset(i for i, item in lists.items() if item.optin == "double"),
-            at=at))
-    has_optin = any(isinstance(event, OptinRequested) for event in events)
-    return Decision([StreamAppend(stream_id(subscriber_id), version, events)],
-                    {"subscriber_id": subscriber_id, "has_optin": has_optin})
-
-
 async def subscribe(runtime: Runtime, ctx: CommandContext, request: SignUp) -> CommandOutcome:
     """Create or re-subscribe the subscriber in one transaction. A concurrent sign-up of the
     same new e-mail makes one of them lose the e-mail index race: it runs again and finds it."""
-    at, master = now(), master_key(runtime)
+    handler = partial(sign_up_subscriber, request, str(uuid.uuid4()), now())
+    master_key = master_key_from(runtime.settings.master_key)
     for attempt in (1, 2):
         try:
-            return await execute(runtime.pool, ctx,
-                                 lambda conn: _decide(conn, request, at, master))
+            return await execute_handler(runtime.pool, ctx, handler, master_key=master_key)
         except Conflict as exc:
             if exc.message != EMAIL_EXISTS or attempt == 2:
                 raise

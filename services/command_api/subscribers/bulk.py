@@ -1,42 +1,27 @@
-"""Command endpoints over one or many subscribers: blocklist, manage list subscriptions, delete.
+"""Command routes over one or many subscribers: blocklist, manage list subscriptions, delete.
 
-Each request is one transaction (all subscribers or none). Unknown or already deleted ids are
-ignored, as listmonk ignores them, and the answer is ``{"data": true}``. Deleting a subscriber
-erases it: its data key is destroyed and its e-mail index row deleted in the transaction that
-appends ``subscriber.deleted``.
+Each request binds its ids and calls one handler (``handlers_bulk.py``) as one command (all
+subscribers or none). Unknown or already deleted ids are ignored, as listmonk ignores them, and
+the answer is ``{"data": true}``. Deleting a subscriber erases it: its data key is destroyed and
+its e-mail index row deleted in the transaction that appends ``subscriber.deleted``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import psycopg
 from litestar import Request, Response, delete, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from kernel.errors import InvalidInput
 from services.auth.guard import require_auth
-from services.command_api.context import command_context
-from services.command_api.executor import Decision, execute
-from services.command_api.respond import answer
-from services.command_api.subscribers.commands import (
-    AddSubscriptions,
-    BlocklistSubscriber,
-    DeleteSubscriber,
-    RemoveSubscriptions,
-    SubscriberCommand,
-    UnsubscribeLists,
-)
+from services.command_api.respond import run_handler
+from services.command_api.store import Handler
+from services.command_api.subscribers import handlers_bulk
 from services.command_api.subscribers.fields import subscription_status
-from services.command_api.subscribers.handling import (
-    PROJECTIONS,
-    erase_subscribers,
-    for_each_subscriber,
-    now,
-)
-from services.command_api.subscribers.index import live_lists
+from services.command_api.subscribers.routing import PROJECTIONS, now
 from services.http.binding import (
     bind_object,
     int_list_field,
@@ -51,9 +36,6 @@ INVALID_ID = "Invalid ID(s)"
 NO_IDS = "No IDs given."
 NO_LISTS = "No lists given."
 INVALID_ACTION = "Invalid action."
-
-# Builds the command for one subscriber, given the target lists that exist.
-MakeCommand = Callable[[int, tuple[int, ...]], SubscriberCommand]
 
 
 async def _ids_body(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -71,23 +53,10 @@ def _int_list(data: dict[str, Any], name: str) -> tuple[int, ...]:
         raise APIError(400, INVALID_IDS.format(exc.message)) from None
 
 
-async def _run(
-    request: Request[Any, Any, Any], runtime: Runtime, ids: tuple[int, ...],
-    make: MakeCommand, *, erase: bool = False, list_ids: tuple[int, ...] = (),
-) -> Response[bytes]:
-    """Apply ``make(subscriber_id, live_list_ids)`` to every live subscriber of ``ids``."""
-    ctx = await command_context(request)
-
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        live = await live_lists(conn, list_ids) if list_ids else {}
-        lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
-        appends = await for_each_subscriber(conn, ids, lambda sid: make(sid, lists),
-                                            erase_subscribers if erase else None)
-        return Decision(appends, {"subscriber_ids": [int(a.stream_id.split("-")[1])
-                                                     for a in appends if a.events]})
-
-    outcome = await execute(runtime.pool, ctx, decide)
-    return await answer(runtime, ctx, outcome, PROJECTIONS)
+async def _run(request: Request[Any, Any, Any], runtime: Runtime, handler: Handler
+               ) -> Response[bytes]:
+    """Run the bulk ``handler`` as the request's command; answers true."""
+    return await run_handler(request, runtime, handler, PROJECTIONS)
 
 
 @put("/api/subscribers/{subscriber_id:str}/blocklist", guards=[require_auth],
@@ -98,9 +67,8 @@ async def blocklist_subscriber(
 ) -> Response[bytes]:
     """Blocklist one subscriber; every subscription of it becomes ``unsubscribed``."""
     target = path_id(subscriber_id)
-    at = now()
-    return await _run(request, runtime, (target,),
-                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+    return await _run(request, runtime,
+                      partial(handlers_bulk.blocklist_subscribers, (target,), now()))
 
 
 @put("/api/subscribers/blocklist", guards=[require_auth],
@@ -112,9 +80,7 @@ async def blocklist_subscribers(
     ids = _int_list(await _ids_body(request, ("ids",)), "ids")
     if not ids:
         raise APIError(400, INVALID_IDS.format("ids"))
-    at = now()
-    return await _run(request, runtime, ids,
-                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+    return await _run(request, runtime, partial(handlers_bulk.blocklist_subscribers, ids, now()))
 
 
 async def _manage_lists(
@@ -137,14 +103,14 @@ async def _manage_lists(
     at = now()
     if action == "add":
         status = subscription_status(status_text) if status_text else None
-        return await _run(request, runtime, ids, lambda sid, lists: AddSubscriptions(
-            subscriber_id=sid, list_ids=lists, status=status, at=at), list_ids=target_lists)
+        return await _run(request, runtime, partial(
+            handlers_bulk.add_subscriptions, ids, target_lists, status, at))
     if action == "remove":
-        return await _run(request, runtime, ids, lambda sid, _: RemoveSubscriptions(
-            subscriber_id=sid, list_ids=target_lists, at=at))
+        return await _run(request, runtime, partial(
+            handlers_bulk.remove_subscriptions, ids, target_lists, at))
     if action == "unsubscribe":
-        return await _run(request, runtime, ids, lambda sid, _: UnsubscribeLists(
-            subscriber_id=sid, list_ids=target_lists, at=at))
+        return await _run(request, runtime, partial(
+            handlers_bulk.unsubscribe_lists, ids, target_lists, at))
     raise APIError(400, INVALID_ACTION)
 
 
@@ -181,9 +147,8 @@ async def delete_subscriber(
 ) -> Response[bytes]:
     """Delete and erase one subscriber (true even when it does not exist)."""
     target = path_id(subscriber_id)
-    at = now()
-    return await _run(request, runtime, (target,),
-                      lambda sid, _: DeleteSubscriber(subscriber_id=sid, at=at), erase=True)
+    return await _run(request, runtime,
+                      partial(handlers_bulk.delete_subscribers, (target,), now()))
 
 
 @delete("/api/subscribers", guards=[require_auth], operation_id="deleteSubscriberByList",
@@ -195,6 +160,5 @@ async def delete_subscribers(
     ids = parse_ids(request.query_params.getall("id", []))
     if not ids:
         raise APIError(400, INVALID_IDS.format("ids"))
-    at = now()
-    return await _run(request, runtime, tuple(ids),
-                      lambda sid, _: DeleteSubscriber(subscriber_id=sid, at=at), erase=True)
+    return await _run(request, runtime,
+                      partial(handlers_bulk.delete_subscribers, tuple(ids), now()))

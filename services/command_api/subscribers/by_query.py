@@ -11,9 +11,10 @@ model as it is when the command arrives (the command side never runs clients' SQ
 log). Read-your-writes makes this what the caller expects: its previous writes were answered only
 after the read model had them. Writes by others still in flight may be missed, as they would be by
 a listmonk query racing them. Each selected subscriber is then re-loaded from its stream and
-decided on like ``DELETE /api/subscribers?id=..`` (or the bulk blocklist / list commands), so one
-deleted meanwhile is skipped. Deleting erases exactly as ``DELETE`` does (key shredded, e-mail index
-row and stored answers removed, in the same transaction as ``subscriber.deleted``).
+decided on by the handler of ``DELETE /api/subscribers?id=..`` (or of the bulk blocklist / list
+commands, ``handlers_bulk.py``), so one deleted meanwhile is skipped. Deleting erases exactly as
+``DELETE`` does (key shredded, e-mail index row and stored answers removed, in the same
+transaction as ``subscriber.deleted``).
 
 **Atomicity.** The selection is applied in transactions of ``BATCH_SIZE`` subscribers, not one:
 a million-subscriber command in a single transaction would hold locks and a huge append for
@@ -30,12 +31,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-import psycopg
 from litestar import Request, Response, post, put
 from litestar.di import NamedDependency
 
+from events.crypto import master_key_from
 from events.store import Position
 from readmodels.sandbox import QueryRefused, sandboxed
 from readmodels.subscriber_listing import (
@@ -47,26 +49,12 @@ from readmodels.subscriber_listing import (
 )
 from services.auth.guard import require_auth
 from services.command_api.context import command_context
-from services.command_api.executor import CommandContext, CommandOutcome, Decision, execute
+from services.command_api.executor import CommandContext, CommandOutcome, execute_handler
 from services.command_api.respond import answer
-from services.command_api.subscribers.commands import (
-    AddSubscriptions,
-    BlocklistSubscriber,
-    DeleteSubscriber,
-    RemoveSubscriptions,
-    SubscriberCommand,
-    UnsubscribeLists,
-)
-from services.command_api.subscribers.decider import Active
+from services.command_api.store import EventStore, Handler
+from services.command_api.subscribers import handlers_bulk
 from services.command_api.subscribers.fields import subscription_status
-from services.command_api.subscribers.handling import (
-    PROJECTIONS,
-    Prepare,
-    erase_subscribers,
-    for_each_subscriber,
-    now,
-)
-from services.command_api.subscribers.index import live_lists
+from services.command_api.subscribers.routing import PROJECTIONS, now
 from services.http.binding import (
     bind_object,
     bool_field,
@@ -85,8 +73,8 @@ ACTIONS = ("add", "remove", "unsubscribe")
 _FIELDS = ("query", "search", "list_ids", "target_list_ids", "action", "status",
            "subscription_status", "all")
 
-# Builds one subscriber's command given the target lists that exist now.
-MakeCommand = Callable[[int, tuple[int, ...]], SubscriberCommand]
+# The command over one batch of the selected ids (a ``handlers_bulk`` handler bound to them).
+ForBatch = Callable[[Sequence[int]], Handler]
 
 
 async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -113,47 +101,37 @@ async def _select(runtime: Runtime, f: SubscriberFilter) -> list[int]:
         raise APIError(400, PREPARING_QUERY.format(error.reason)) from None
 
 
-async def _apply_in_batches(
-    runtime: Runtime, ctx: CommandContext, ids: Sequence[int], make: MakeCommand,
-    *, before: Prepare | None = None, list_ids: tuple[int, ...] = (),
-) -> tuple[Position | None, int]:
-    """Apply ``make`` to the live subscribers of ``ids``, one transaction per batch; the last
+async def _apply_in_batches(runtime: Runtime, ctx: CommandContext, ids: Sequence[int],
+                            for_batch: ForBatch) -> tuple[Position | None, int]:
+    """Run ``for_batch`` over ``ids``, one command (one transaction) per batch; the last
     position written and how many events were appended."""
     batch_ctx = dataclasses.replace(ctx, idempotency_key="", fingerprint="")
+    master_key = master_key_from(runtime.settings.master_key)
     position: Position | None = None
     appended = 0
     for start in range(0, len(ids), BATCH_SIZE):
-        batch = ids[start:start + BATCH_SIZE]
-
-        async def decide(conn: psycopg.AsyncConnection[Any], batch: Sequence[int] = batch,
-                         ) -> Decision:
-            live = await live_lists(conn, list_ids) if list_ids else {}
-            lists = tuple(i for i in dict.fromkeys(list_ids) if i in live)
-            appends = await for_each_subscriber(conn, batch, lambda sid: make(sid, lists),
-                                                before)
-            return Decision(appends, {"subscribers": len(appends)})
-
-        outcome = await execute(runtime.pool, batch_ctx, decide)
+        outcome = await execute_handler(runtime.pool, batch_ctx,
+                                        for_batch(ids[start:start + BATCH_SIZE]),
+                                        master_key=master_key)
         position = outcome.position or position
         appended += outcome.appended
     return position, appended
 
 
-async def _run(
-    request: Request[Any, Any, Any], runtime: Runtime, f: SubscriberFilter, make: MakeCommand,
-    *, before: Prepare | None = None, list_ids: tuple[int, ...] = (),
-) -> Response[bytes]:
+async def _claim_only(store: EventStore) -> dict[str, Any]:
+    """A command that changes nothing: runs to claim the request's Idempotency-Key."""
+    return {}
+
+
+async def _run(request: Request[Any, Any, Any], runtime: Runtime, f: SubscriberFilter,
+               for_batch: ForBatch) -> Response[bytes]:
     ctx = await command_context(request)
     if ctx.idempotency_key:  # claim the key once; a completed retry gets the stored answer
-        async def claim(conn: psycopg.AsyncConnection[Any]) -> Decision:
-            return Decision([], {})
-
-        claimed = await execute(runtime.pool, ctx, claim)
+        claimed = await execute_handler(runtime.pool, ctx, _claim_only)
         if claimed.stored_response is not None:
             return await answer(runtime, ctx, claimed, PROJECTIONS)
     ids = await _select(runtime, f)
-    position, appended = await _apply_in_batches(runtime, ctx, ids, make, before=before,
-                                                 list_ids=list_ids)
+    position, appended = await _apply_in_batches(runtime, ctx, ids, for_batch)
     outcome = CommandOutcome(position=position, result={}, appended=appended)
     return await answer(runtime, ctx, outcome, PROJECTIONS)
 
@@ -177,15 +155,15 @@ async def delete_by_query(
     """Delete and erase the selected subscribers."""
     f = _query_or_all(await _body(request))
     at = now()
-    return await _run(request, runtime, f, lambda sid, _: DeleteSubscriber(
-        subscriber_id=sid, at=at), before=erase_subscribers)
+    return await _run(request, runtime, f, lambda batch: partial(
+        handlers_bulk.delete_subscribers, batch, at))
 
 
 async def _blocklist(request: Request[Any, Any, Any], runtime: Runtime) -> Response[bytes]:
     f = _query_or_all(await _body(request))
     at = now()
-    return await _run(request, runtime, f,
-                      lambda sid, _: BlocklistSubscriber(subscriber_id=sid, at=at))
+    return await _run(request, runtime, f, lambda batch: partial(
+        handlers_bulk.blocklist_subscribers, batch, at))
 
 
 @put("/api/subscribers/query/blocklist", guards=[require_auth],
@@ -225,23 +203,12 @@ async def manage_lists_by_query(
     f = _filter(data)
     at = now()
     if action == "remove":
-        return await _run(request, runtime, f, lambda sid, _: RemoveSubscriptions(
-            subscriber_id=sid, list_ids=targets, at=at))
+        return await _run(request, runtime, f, lambda batch: partial(
+            handlers_bulk.remove_subscriptions, batch, targets, at))
     if action == "unsubscribe":
-        return await _run(request, runtime, f, lambda sid, _: UnsubscribeLists(
-            subscriber_id=sid, list_ids=targets, at=at))
+        return await _run(request, runtime, f, lambda batch: partial(
+            handlers_bulk.unsubscribe_lists, batch, targets, at))
     status_text = string_field(data, "status") or ""
     status = subscription_status(status_text) if status_text else None
-    existing: dict[int, frozenset[int]] = {}
-
-    async def note_subscriptions(conn: psycopg.AsyncConnection[Any], states: list[Active],
-                                 ) -> None:
-        for state in states:
-            existing[state.subscriber_id] = frozenset(state.subscriptions)
-
-    def add_new(sid: int, lists: tuple[int, ...]) -> SubscriberCommand:
-        has = existing.pop(sid, frozenset())
-        return AddSubscriptions(subscriber_id=sid, list_ids=tuple(i for i in lists if i not in has),
-                                status=status, at=at)
-
-    return await _run(request, runtime, f, add_new, before=note_subscriptions, list_ids=targets)
+    return await _run(request, runtime, f, lambda batch: partial(
+        handlers_bulk.add_new_subscriptions, batch, targets, status, at))

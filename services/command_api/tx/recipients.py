@@ -7,12 +7,13 @@
   the address.
 - ``external``: no lookup, every address gets an ephemeral subscriber.
 
-Subscribers are read from the ``subscribers`` read model (profile and lists, decrypted there).
+Subscribers are read from the ``subscribers`` read model (profile and lists, decrypted there)
+by ``find_subscribers``, before the command that queues the messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,12 +82,17 @@ async def find_subscribers(pool: AsyncConnectionPool[Any], ids: Sequence[int],
     return by_id, by_email
 
 
-async def resolve(pool: AsyncConnectionPool[Any], req: TxRequest
-                  ) -> tuple[list[Recipient], list[str]]:
-    """The recipients in request order, and the not-found messages (``default`` mode)."""
+# Subscribers by ids or e-mails: ``find_subscribers`` bound to the read pool, or a fake.
+SubscriberLookup = Callable[[Sequence[int], Sequence[str]],
+                            Awaitable[tuple[dict[int, Subscriber], dict[str, Subscriber]]]]
+
+
+async def resolve(req: TxRequest, find: SubscriberLookup) -> tuple[list[Recipient], list[str]]:
+    """The recipients in request order, and the not-found messages (``default`` mode);
+    ``external`` mode looks nobody up."""
     if req.mode == "external":
         return [Recipient(external_subscriber(e), None) for e in req.subscriber_emails], []
-    by_id, by_email = await find_subscribers(pool, req.subscriber_ids, req.subscriber_emails)
+    by_id, by_email = await find(req.subscriber_ids, req.subscriber_emails)
     recipients: list[Recipient] = []
     missing: list[str] = []
     if req.subscriber_ids:

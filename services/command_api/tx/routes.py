@@ -2,48 +2,41 @@
 
 Validated and rendered like listmonk's ``SendTxMessage`` (its messages and statuses): a bad
 request, an unknown or non-transactional template, or a template error is a 400 and queues
-nothing. Each recipient's message becomes one ``message.tx_queued`` event on its own stream
-(``message-<uuid>``), its personal content sealed (``events/messages.py``); attachments go to
-``eventlog.attachments`` in the same transaction, sealed so that erasing a recipient shreds
-its access to them (``events/message_storage.py``). In ``default`` mode unknown subscribers are
-skipped and named in a 400 after the others were queued, as listmonk does. Answers
-``{"data": true}``; delivery is the sender's job.
+nothing. The route reads the template and the recipients and renders; one handler
+(``handlers.py``) then queues, in one transaction, each recipient's message as one
+``message.tx_queued`` event on its own stream (``message-<uuid>``), its personal content sealed
+(``events/messages.py``), and stores the attachments in ``eventlog.attachments``, sealed so that
+erasing a recipient shreds its access to them (``events/message_storage.py``). In ``default``
+mode unknown subscribers are skipped and named in a 400 after the others were queued, as
+listmonk does. Answers ``{"data": true}``; delivery is the sender's job.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import msgspec
-import psycopg
 from litestar import Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
-from events.crypto import load_keys, master_key_from
-from events.message_storage import (
-    AttachmentFile,
-    Grant,
-    create_message_key,
-    grant_attachments,
-    store_attachments,
-)
-from events.messages import TxMessageQueued, seal_content, stream_id
-from events.store import NO_STREAM, StreamAppend
+from events.crypto import master_key_from
+from events.message_storage import AttachmentFile
 from services.auth.guard import require_auth
 from services.command_api.context import command_context
 from services.command_api.decider import load
-from services.command_api.erasure import SUBJECTS, subjects
-from services.command_api.executor import Decision, execute, store_response
+from services.command_api.executor import execute_handler, store_response
 from services.command_api.respond import answer
 from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.templates.decider import stream_id as template_stream
 from services.command_api.templates.decider import template_decider
+from services.command_api.tx import handlers
 from services.command_api.tx.binding import TxRequest, bind_multipart, bind_tx, validate
-from services.command_api.tx.recipients import NOT_FOUND, Recipient, resolve
+from services.command_api.tx.recipients import find_subscribers, resolve
 from services.command_api.tx.render import compile_tx, render_tx
+from services.command_api.tx.storage import with_tx_storage
 from services.http.errors import APIError
 from services.runtime import Runtime
 from services.sender.templating import I18n
@@ -52,7 +45,6 @@ from services.sender.templating.data import ENGLISH
 TEMPLATE_NOT_FOUND = "template {} not found"
 TX_MAX_BYTES = 32 * 1024 * 1024  # attachments included
 AnyRequest = Request[Any, Any, Any]
-Conn = psycopg.AsyncConnection[Any]
 
 
 async def read_request(request: AnyRequest) -> TxRequest:
@@ -81,51 +73,31 @@ async def load_tx_template(runtime: Runtime, template_id: int) -> ActiveTemplate
     return state
 
 
+async def render_messages(runtime: Runtime, req: TxRequest) -> handlers.RenderedTx:
+    """The message of every recipient found: the template (from its stream) and the
+    subscribers (from the read model) are read before the command, which needs neither in
+    its transaction. 400 if the template or a rendering fails, or nobody was found."""
+    template = await load_tx_template(runtime, req.template_id)
+    compiled = compile_tx(req, template, i18n=I18n(ENGLISH))
+    recipients, missing = await resolve(req, partial(find_subscribers, runtime.read_pool))
+    messages = [(r, render_tx(compiled, r.subscriber)) for r in recipients]
+    if not messages:
+        raise APIError(400, "; ".join(missing))
+    return handlers.RenderedTx(request=req, messages=messages, missing=missing,
+                               at=datetime.now(UTC))
+
+
 @post("/api/tx", guards=[require_auth], operation_id="sendTxMessage", status_code=200,
       request_max_body_size=TX_MAX_BYTES)
 async def send_tx(request: AnyRequest, runtime: NamedDependency[Runtime]) -> Response[bytes]:
     """Render the message for every recipient and queue it for delivery."""
     settings = runtime.settings
     req = validate(await read_request(request), default_from_email=settings.from_email)
-    template = await load_tx_template(runtime, req.template_id)
-    compiled = compile_tx(req, template, i18n=I18n(ENGLISH))
-    recipients, missing = await resolve(runtime.read_pool, req)
-    rendered = [(r, render_tx(compiled, r.subscriber)) for r in recipients]
-    if not rendered:
-        raise APIError(400, "; ".join(missing))
-    master_key = master_key_from(settings.master_key)
-    at = datetime.now(UTC)
+    rendered = await render_messages(runtime, req)
     ctx = await command_context(request)
-
-    async def decide(conn: Conn) -> Decision:
-        known = [r.subscriber_id for r, _ in rendered if r.subscriber_id is not None]
-        keys = await load_keys(conn, known, master_key=master_key)
-        not_found = list(missing)
-        sealed: list[tuple[Grant, str]] = []  # each message's access and sealed content
-        for recipient, content in rendered:
-            message_id = str(uuid.uuid4())
-            key = await _key_for(conn, recipient, keys, message_id, master_key)
-            if key is None:  # erased since it was read: as if it did not exist
-                not_found.append(NOT_FOUND.format(recipient.subscriber_id, ""))
-                continue
-            sealed.append((Grant(message_id, recipient.subscriber_id, key),
-                           seal_content(key, content, message_id, recipient.subscriber_id)))
-        # The files are sealed once; each message gets their key sealed with its own key.
-        stored = await store_attachments(conn, req.attachments) if sealed else []
-        await grant_attachments(conn, stored, [g for g, _ in sealed])
-        refs = [s.ref for s in stored]
-        appends = [StreamAppend(stream_id(g.message_id), NO_STREAM, [TxMessageQueued(
-            message_id=g.message_id, subscriber_id=g.subscriber_id, template_id=req.template_id,
-            sealed_with="message" if g.subscriber_id is None else "subscriber", content=token,
-            from_email=req.from_email, content_type=req.content_type, messenger=req.messenger,
-            attachments=refs, at=at)]) for g, token in sealed]
-        # Whom the stored answer and the request's fingerprint name, so erasing any of them
-        # clears this command's idempotency record (not_found may quote an address).
-        named = subjects([r.subscriber_id for r, _ in rendered], req.subscriber_emails)
-        return Decision(appends, {"queued": len(appends), "not_found": not_found,
-                                  SUBJECTS: named})
-
-    outcome = await execute(runtime.pool, ctx, decide)
+    outcome = await execute_handler(
+        runtime.pool, ctx, with_tx_storage(partial(handlers.queue_tx, rendered)),
+        master_key=master_key_from(settings.master_key))
     not_found = outcome.result.get("not_found") or []
     if outcome.stored_response is None and not_found:
         body = msgspec.json.encode({"message": "; ".join(not_found)})
@@ -133,11 +105,3 @@ async def send_tx(request: AnyRequest, runtime: NamedDependency[Runtime]) -> Res
             await store_response(runtime.pool, ctx.idempotency_key, 400, body)
         return Response(content=body, status_code=400, media_type="application/json")
     return await answer(runtime, ctx, outcome, ())
-
-
-async def _key_for(conn: Conn, recipient: Recipient, keys: dict[int, bytes], message_id: str,
-                   master_key: bytes | None) -> bytes | None:
-    """The key sealing the message: the subscriber's, or a new one for a non-subscriber."""
-    if recipient.subscriber_id is not None:
-        return keys.get(recipient.subscriber_id)
-    return await create_message_key(conn, message_id, recipient.email, master_key=master_key)

@@ -1,22 +1,22 @@
 """Commands on users: the super-admin at start-up, API users made and deleted by the CLI.
 
-Each writes the credential index (``eventlog.api_users``, hashes only) and appends the matching
-``user.*`` event in one transaction.
+Each handler changes the credential index (``Credentials``: ``eventlog.api_users``, hashes
+only) and stages the matching ``user.*`` event, decided by the pure ``user_decider``, in one
+transaction. ``ensure_admin``, ``create_api_user`` and ``delete_user`` are what start-up and the
+CLI call: each runs one handler through the executor and returns what its caller shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-import psycopg
 import structlog
-from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from events.store import NO_STREAM, StreamAppend, stream_version
-from events.users import UserCreated, UserDeleted, UserPasswordChanged, UserType
+from events.users import UserType
 from kernel.errors import Conflict
 from kernel.settings import Settings
 from services.auth.passwords import (
@@ -28,11 +28,20 @@ from services.auth.passwords import (
     verify_secret,
 )
 from services.auth.users import DEFAULT_ADMIN, validate_username
-from services.command_api.executor import CommandContext, Decision, execute
+from services.command_api.executor import CommandContext, execute_handler
+from services.command_api.store import EventStore, decide_on
+from services.command_api.users.credentials import Credentials, StoredUser, with_credentials
+from services.command_api.users.decider import (
+    ChangePassword,
+    CreateUser,
+    DeleteUser,
+    stream_id,
+    user_decider,
+)
 
 log = structlog.get_logger(__name__)
 
-_ADMIN_LOCK = 0x706F73746C6F6701  # advisory lock: one process at a time settles the admin
+USER_ID_SEQUENCE = "eventlog.user_id_seq"
 
 
 @dataclass(frozen=True)
@@ -44,29 +53,96 @@ class AdminCredentials:
     generated: bool
 
 
-def _stream(user_id: int) -> str:
-    return f"user-{user_id}"
+@dataclass(frozen=True)
+class NewUser:
+    """A user to create: its name (validated), type and the hash of its secret."""
+
+    username: str
+    user_type: UserType
+    secret_hash: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WantedAdmin:
+    """What start-up asks of the admin: ``POSTLOG_ADMIN_USER`` (validated) and
+    ``POSTLOG_ADMIN_PASSWORD`` if set, and the password to create one with if neither an admin
+    nor a password exists."""
+
+    username: str | None
+    password: str | None
+    generated: str | None
+    at: datetime
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _insert_user(
-    conn: psycopg.AsyncConnection[Any], username: str, user_type: UserType, stored_hash: str
-) -> StreamAppend:
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "INSERT INTO eventlog.api_users (id, username, user_type, password_hash)"
-        " VALUES (nextval('eventlog.user_id_seq'), %s, %s, %s)"
-        " ON CONFLICT (username) DO NOTHING RETURNING id",
-        (username, user_type, stored_hash),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise Conflict(f"user '{username}' already exists")
-    user_id = int(row[0])
-    event = UserCreated(user_id=user_id, username=username, user_type=user_type, at=_now())
-    return StreamAppend(stream_id=_stream(user_id), expected_version=NO_STREAM, events=[event])
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def create_user(new: NewUser, store: EventStore, credentials: Credentials
+                      ) -> dict[str, Any]:
+    """``{"user_id": id}`` of the new user; 409 if the name is taken."""
+    user_id = await store.next_id(USER_ID_SEQUENCE)
+    if not await credentials.add(StoredUser(user_id, new.username, new.user_type,
+                                            new.secret_hash)):
+        raise Conflict(f"user '{new.username}' already exists")
+    await decide_on(store, stream_id(user_id), user_decider, CreateUser(
+        user_id=user_id, username=new.username, user_type=new.user_type, at=new.at))
+    return {"user_id": user_id}
+
+
+async def settle_admin(wanted: WantedAdmin, store: EventStore, credentials: Credentials
+                       ) -> dict[str, Any]:
+    """With a password: the admin exists with it. Without: an existing admin is kept, or
+    one is created with the generated password. ``{"username", "password"}``, where
+    ``password`` says which one the caller shows: ``given``, ``generated`` or ``kept``
+    (the secret itself never enters a command's result)."""
+    await credentials.serialise_admin()
+    username = wanted.username or DEFAULT_ADMIN
+    if wanted.password is not None:
+        await _set_password(username, wanted.password, wanted.at, store, credentials)
+        return {"username": username, "password": "given"}
+    existing = await credentials.first_admin(wanted.username)
+    if existing is not None:
+        return {"username": existing, "password": "kept"}
+    assert wanted.generated is not None
+    await create_user(NewUser(username, "user", hash_password(wanted.generated), wanted.at),
+                      store, credentials)
+    return {"username": username, "password": "generated"}
+
+
+async def _set_password(username: str, password: str, at: datetime, store: EventStore,
+                        credentials: Credentials) -> None:
+    """Create the user with this password, or replace its hash if it no longer matches."""
+    found = await credentials.find(username)
+    if found is None:
+        await create_user(NewUser(username, "user", hash_password(password), at),
+                          store, credentials)
+        return
+    if found.user_type != "user":
+        raise Conflict(f"'{username}' is an API user and cannot be the admin")
+    if verify_secret(found.secret_hash, password):
+        return
+    await credentials.replace_hash(found.user_id, hash_password(password))
+    await decide_on(store, stream_id(found.user_id), user_decider,
+                    ChangePassword(user_id=found.user_id, at=at))
+
+
+async def remove_user(username: str, at: datetime, store: EventStore, credentials: Credentials
+                      ) -> dict[str, Any]:
+    """Remove a user's credentials; ``{"user_id": id}``, or ``{}`` for an unknown name."""
+    user_id = await credentials.remove(username)
+    if user_id is None:
+        return {}
+    await decide_on(store, stream_id(user_id), user_decider,
+                    DeleteUser(user_id=user_id, username=username, at=at))
+    return {"user_id": user_id}
+
+
+# --- what start-up and the CLI call --------------------------------------------------------
 
 
 async def create_api_user(
@@ -75,12 +151,9 @@ async def create_api_user(
     """Create an API user and return its 48-character token; only its hash is kept."""
     username = validate_username(name)
     token = generate_api_token()
-
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        append = await _insert_user(conn, username, "api", hash_token(token))
-        return Decision(appends=[append])
-
-    await execute(pool, CommandContext(actor=actor), decide)
+    new = NewUser(username, "api", hash_token(token), _now())
+    await execute_handler(pool, CommandContext(actor=actor),
+                          with_credentials(partial(create_user, new)))
     log.info("api_user_created", username=username)
     return token
 
@@ -92,86 +165,28 @@ async def ensure_admin(pool: AsyncConnectionPool[Any], settings: Settings) -> Ad
     that password. Not given: an existing admin is kept as is; with no admin at all, one is created
     with a generated password, returned so the caller prints it once.
     """
-    wanted = validate_username(settings.admin_user) if settings.admin_user else None
     password = settings.admin_password or None
-    generated = random_secret(GENERATED_PASSWORD_LENGTH) if password is None else None
-    outcome: dict[str, AdminCredentials] = {}
-
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ADMIN_LOCK,))
-        if password is not None:
-            username = wanted or DEFAULT_ADMIN
-            outcome["admin"] = AdminCredentials(username, password, generated=False)
-            return Decision(appends=await _set_password(conn, username, password))
-        existing = await _find_admin(conn, wanted)
-        if existing is not None:
-            outcome["admin"] = AdminCredentials(existing, None, generated=False)
-            return Decision(appends=[])
-        assert generated is not None
-        username = wanted or DEFAULT_ADMIN
-        outcome["admin"] = AdminCredentials(username, generated, generated=True)
-        return Decision(appends=[await _insert_user(conn, username, "user",
-                                                    hash_password(generated))])
-
-    await execute(pool, CommandContext(actor="system"), decide)
-    admin = outcome["admin"]
+    wanted = WantedAdmin(
+        username=validate_username(settings.admin_user) if settings.admin_user else None,
+        password=password,
+        generated=random_secret(GENERATED_PASSWORD_LENGTH) if password is None else None,
+        at=_now())
+    outcome = await execute_handler(pool, CommandContext(actor="system"),
+                                    with_credentials(partial(settle_admin, wanted)))
+    shown = outcome.result["password"]
+    passwords = {"given": wanted.password, "generated": wanted.generated}
+    admin = AdminCredentials(str(outcome.result["username"]), passwords.get(shown),
+                             generated=shown == "generated")
     log.info("admin_ready", username=admin.username, generated=admin.generated)
     return admin
 
 
-async def _find_admin(conn: psycopg.AsyncConnection[Any], wanted: str | None) -> str | None:
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT username FROM eventlog.api_users WHERE user_type = 'user'"
-        " AND (%s::text IS NULL OR username = %s) ORDER BY id LIMIT 1",
-        (wanted, wanted),
-    )
-    row = await cur.fetchone()
-    return str(row[0]) if row else None
-
-
-async def _set_password(
-    conn: psycopg.AsyncConnection[Any], username: str, password: str
-) -> list[StreamAppend]:
-    """Create the user with this password, or replace its hash if it no longer matches."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT id, user_type, password_hash FROM eventlog.api_users WHERE username = %s",
-        (username,),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return [await _insert_user(conn, username, "user", hash_password(password))]
-    user_id, user_type, stored = int(row[0]), str(row[1]), str(row[2])
-    if user_type != "user":
-        raise Conflict(f"'{username}' is an API user and cannot be the admin")
-    if verify_secret(stored, password):
-        return []
-    await conn.execute(
-        "UPDATE eventlog.api_users SET password_hash = %s WHERE id = %s",
-        (hash_password(password), user_id),
-    )
-    version = await stream_version(conn, _stream(user_id))
-    event = UserPasswordChanged(user_id=user_id, at=_now())
-    return [StreamAppend(stream_id=_stream(user_id), expected_version=version, events=[event])]
-
-
 async def delete_user(pool: AsyncConnectionPool[Any], name: str, *, actor: str = "system") -> bool:
     """Remove a user's credentials (its token or password stops working); False if unknown."""
-    deleted: list[int] = []
-
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
-        cur = await conn.cursor(row_factory=tuple_row).execute(
-            "DELETE FROM eventlog.api_users WHERE username = %s RETURNING id", (name.strip(),)
-        )
-        row = await cur.fetchone()
-        if row is None:
-            return Decision(appends=[])
-        user_id = int(row[0])
-        deleted.append(user_id)
-        version = await stream_version(conn, _stream(user_id))
-        event = UserDeleted(user_id=user_id, username=name.strip(), at=_now())
-        return Decision(appends=[StreamAppend(_stream(user_id), version, [event])])
-
-    await execute(pool, CommandContext(actor=actor), decide)
+    username = name.strip()
+    outcome = await execute_handler(pool, CommandContext(actor=actor),
+                                    with_credentials(partial(remove_user, username, _now())))
+    deleted = "user_id" in outcome.result
     if deleted:
-        log.info("user_deleted", username=name.strip())
-    return bool(deleted)
+        log.info("user_deleted", username=username)
+    return deleted
