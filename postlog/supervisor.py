@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Literal
 
 import structlog
@@ -35,10 +36,11 @@ async def background_services(
         )
         tasks.append(asyncio.create_task(runner.run(stop), name="projector"))
     if "scheduler" in components:
+        from services.command_api.campaigns.scheduled import start_scheduled
         from services.sender.scheduler import CampaignScheduler
 
-        scheduler = CampaignScheduler(runtime.pool, runtime.settings.scheduler_interval,
-                                      runtime.metrics)
+        start = partial(start_scheduled, runtime.pool, metrics=runtime.metrics)
+        scheduler = CampaignScheduler(runtime.pool, start, runtime.settings.scheduler_interval)
         tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
     try:
         yield tasks

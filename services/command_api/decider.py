@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from events.base import Event
-from events.store import StreamAppend, read_stream, read_streams
+from events.store import read_stream, read_streams
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -50,12 +50,3 @@ async def load_many(
         out[sid] = (decider.fold([r.decode() for r in events]),
                     events[-1].version if events else 0)
     return out
-
-
-async def decide_on_stream(
-    conn: psycopg.AsyncConnection[Any], stream_id: str, decider: Decider[S, C], command: C
-) -> StreamAppend:
-    """Load, decide; the append carries the version it was decided at (optimistic concurrency)."""
-    state, version = await load(conn, stream_id, decider)
-    events = decider.decide(state, command)
-    return StreamAppend(stream_id=stream_id, expected_version=version, events=events)

@@ -1,8 +1,9 @@
-"""Runs a command in one transaction: idempotency check, decide, append, record the outcome.
+"""Runs a command in one transaction: idempotency check, the handler, append, record the outcome.
 
-The caller supplies ``decide(conn)``, which loads what it needs, writes command-side index rows
-(e.g. the unique e-mail index) and returns the appends and a small result (such as the new id).
-Everything commits together; a failed command appends nothing.
+``execute_handler`` runs a command handler (``store.Handler``) on a ``PostgresEventStore`` of the
+command's transaction: the handler loads what it needs, claims unique keys (the e-mail index),
+stages its appends and returns a small result (such as the new id); ``execute`` then appends and
+records the outcome. Everything commits together; a failed command appends nothing.
 
 A lost database connection (a terminated backend, a restart) is not the client's problem:
 lost before the commit, the command runs once more on a fresh connection; lost during the
@@ -29,7 +30,7 @@ from events.store import ConcurrencyError, Position, StreamAppend, append, deriv
 from kernel.db import drop_dead_connections, is_connection_lost
 from kernel.errors import Conflict, DomainError, Unprocessable
 from services.command_api.in_doubt import Committed, PendingCommit, RolledBack, settle
-from services.command_api.store import Handler, PostgresEventStore
+from services.command_api.store import Handler, Ports, PostgresEventStore
 
 log = structlog.get_logger(__name__)
 
@@ -98,23 +99,25 @@ class CommandOutcome:
     appended: int = 0
 
 
-DecideFn = Callable[[psycopg.AsyncConnection[Any]], Awaitable[Decision]]
+CommandFn = Callable[[psycopg.AsyncConnection[Any]], Awaitable[Decision]]
 
 
 async def execute_handler(
     pool: AsyncConnectionPool[Any], ctx: CommandContext, handler: Handler, *,
-    master_key: bytes | None = None,
+    master_key: bytes | None = None, ports: Ports | None = None,
 ) -> CommandOutcome:
     """Run a command handler (``store.Handler``) as one command: the handler gets a
-    ``PostgresEventStore`` on the command's transaction, its staged appends are written and
-    its result recorded, with everything ``execute`` guarantees (idempotency, retries)."""
+    ``PostgresEventStore`` on the command's transaction (and the ``ports`` it names, built on
+    the same transaction), its staged appends are written and its result recorded, with
+    everything ``execute`` guarantees (idempotency, retries)."""
 
-    async def decide(conn: psycopg.AsyncConnection[Any]) -> Decision:
+    async def in_transaction(conn: psycopg.AsyncConnection[Any]) -> Decision:
         store = PostgresEventStore(conn, master_key)
-        result = await handler(store)
+        extra = {name: make(conn, master_key) for name, make in (ports or {}).items()}
+        result = await handler(store, **extra)
         return Decision(store.staged, result)
 
-    return await execute(pool, ctx, decide)
+    return await execute(pool, ctx, in_transaction)
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -124,7 +127,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 async def execute(
     pool: AsyncConnectionPool[Any],
     ctx: CommandContext,
-    decide: DecideFn,
+    work: CommandFn,
     *,
     attempts: int = 5,
 ) -> CommandOutcome:
@@ -136,7 +139,7 @@ async def execute(
     conflicts = lost = 0
     while True:
         try:
-            return await _execute_once(pool, ctx, decide, ids_key)
+            return await _execute_once(pool, ctx, work, ids_key)
         except ConcurrencyError as exc:
             conflicts += 1
             log.info("command_conflict_retry", stream=exc.stream_id, attempt=conflicts)
@@ -190,7 +193,7 @@ async def notify_appended(pool: AsyncConnectionPool[Any]) -> None:
 
 
 async def _execute_once(
-    pool: AsyncConnectionPool[Any], ctx: CommandContext, decide: DecideFn, ids_key: str
+    pool: AsyncConnectionPool[Any], ctx: CommandContext, work: CommandFn, ids_key: str
 ) -> CommandOutcome:
     async with pool.connection() as conn:
         pid = conn.info.backend_pid
@@ -201,7 +204,7 @@ async def _execute_once(
                     previous = await _claim_key(conn, ctx)
                     if previous is not None:
                         return previous
-                decision = await decide(conn)
+                decision = await work(conn)
                 position: Position | None = None
                 appends = _with_derived_ids(ids_key, [a for a in decision.appends if a.events])
                 if appends:

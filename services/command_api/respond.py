@@ -27,12 +27,10 @@ from services.command_api.context import command_context
 from services.command_api.executor import (
     CommandContext,
     CommandOutcome,
-    DecideFn,
-    execute,
     execute_handler,
     store_response,
 )
-from services.command_api.store import Handler
+from services.command_api.store import Handler, Ports
 from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -124,25 +122,11 @@ async def run_handler(
     projections: Sequence[str],
     read: Read | None = None,
     fallback: Fallback | None = None,
+    ports: Ports | None = None,
 ) -> Response[bytes]:
     """Run ``handler`` as the request's command and ``answer`` it: what most routes do once
     they have bound the body (route -> handler -> decider -> store -> answer)."""
     ctx = await command_context(request)
-    outcome = await execute_handler(runtime.pool, ctx, handler,
+    outcome = await execute_handler(runtime.pool, ctx, handler, ports=ports,
                                     master_key=master_key_from(runtime.settings.master_key))
-    return await answer(runtime, ctx, outcome, projections, read, fallback=fallback)
-
-
-async def run_command(
-    request: Request[Any, Any, Any],
-    runtime: Runtime,
-    decide: DecideFn,
-    projections: Sequence[str],
-    read: Read | None = None,
-    fallback: Fallback | None = None,
-) -> Response[bytes]:
-    """Run ``decide`` as the request's command (idempotency, one transaction) and ``answer``
-    it: the common shape of an endpoint that needs nothing from the outcome but its answer."""
-    ctx = await command_context(request)
-    outcome = await execute(runtime.pool, ctx, decide)
     return await answer(runtime, ctx, outcome, projections, read, fallback=fallback)

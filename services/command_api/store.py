@@ -17,7 +17,7 @@ event-store contract suite (``tests/contract``) checks alongside this one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 import psycopg
@@ -237,8 +237,21 @@ def _index(name: str) -> tuple[sql.Identifier, sql.Identifier, sql.Identifier]:
             sql.Identifier(owner_column))
 
 
-Handler = Callable[[EventStore], Awaitable[dict[str, Any]]]
-"""A command bound to its input: runs against a store, returns the command's result."""
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+"""A command bound to its input: ``handler(store, **ports)`` returns the command's result."""
+
+
+class PortFactory(Protocol):
+    """Makes one of an aggregate's own ports (campaign lookups, tx storage...) on the command's
+    connection, so its reads and writes share the command's transaction."""
+
+    def __call__(self, conn: psycopg.AsyncConnection[Any], master_key: bytes | None) -> Any: ...
+
+
+Ports = Mapping[str, PortFactory]
+"""Ports a handler takes besides the store, by parameter name (``{"lookups": ...}``): the
+executor builds each on the command's transaction and passes it by that name (cosmicpython's
+bootstrap injects dependencies the same way). A unit test passes fakes directly."""
 
 
 async def decide_on(store: EventStore, stream_id: str, decider: Decider[S, Any], command: Any

@@ -1,8 +1,9 @@
 """Starts scheduled campaigns once their ``send_at`` has passed (listmonk's scheduled -> running).
 
 A background component (``scheduler`` in ``postlog.supervisor``). Every ``scheduler_interval``
-seconds it reads the due campaigns from ``readmodel.campaigns`` and runs the campaign handler
-``start_due`` on each through the executor, like any command: the decider re-checks the
+seconds it reads the due campaigns from ``readmodel.campaigns`` and starts each with the
+``StartCampaign`` it was given: the campaign handler ``start_due`` run through the executor,
+like any command (``services/command_api/campaigns/scheduled.py``): the decider re-checks the
 campaign's own stream (still scheduled, ``send_at`` passed), computes nothing from the possibly
 stale read model, and the append carries the stream version it decided on. So several
 schedulers (one per process) may run at once: when two race for a campaign, the second append
@@ -14,24 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import structlog
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
-from kernel.errors import DomainError
-from kernel.metrics import Metrics
-from services.command_api.campaigns import handlers
-from services.command_api.campaigns.commands import StartDue
-from services.command_api.campaigns.lookups import tables_exist, with_lookups
-from services.command_api.executor import CommandContext, execute_handler
+from readmodels.tables import tables_exist
 
 log = structlog.get_logger(__name__)
 
-ACTOR = "system:scheduler"
 MAX_PER_TICK = 100
 
 
@@ -46,38 +41,27 @@ async def due_campaigns(pool: AsyncConnectionPool[Any], now: datetime) -> list[i
         return [int(r[0]) for r in await cur.fetchall()]
 
 
-async def start_due(pool: AsyncConnectionPool[Any], campaign_id: int, now: datetime,
-                    metrics: Metrics | None = None) -> bool:
-    """Start one due campaign; ``False`` if it was not (or no longer) due."""
-    ctx = CommandContext(actor=ACTOR, correlation_id=f"scheduler:campaign-{campaign_id}")
-    command = StartDue(campaign_id=campaign_id, at=now)
-    try:
-        outcome = await execute_handler(pool, ctx,
-                                        with_lookups(partial(handlers.start_due, command)))
-    except DomainError as refused:
-        log.info("scheduled_campaign_skipped", campaign_id=campaign_id, reason=refused.message)
-        return False
-    if metrics is not None and outcome.appended:
-        metrics.observe_append(outcome.appended)
-    log.info("scheduled_campaign_started", campaign_id=campaign_id)
-    return True
+StartCampaign = Callable[[int, datetime], Awaitable[bool]]
+"""Starts one due campaign (``True``) or finds it not, or no longer, due (``False``): the
+campaign command ``services.command_api.campaigns.scheduled.start_scheduled``, given by the
+composition root (``postlog.supervisor``), so the sender does not import the command API."""
 
 
 class CampaignScheduler:
     """Polls for due campaigns and starts them until asked to stop."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], interval: float = 1.0,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], start: StartCampaign,
+                 interval: float = 1.0) -> None:
         self._pool = pool
+        self._start = start
         self._interval = interval
-        self._metrics = metrics
 
     async def tick(self, now: datetime | None = None) -> int:
         """Start every campaign due at ``now``; how many started."""
         at = now or datetime.now(UTC)
         started = 0
         for campaign_id in await due_campaigns(self._pool, at):
-            if await start_due(self._pool, campaign_id, at, self._metrics):
+            if await self._start(campaign_id, at):
                 started += 1
         return started
 

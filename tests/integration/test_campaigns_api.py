@@ -18,9 +18,9 @@ import pytest
 from kernel.settings import Settings
 from projections.campaigns import CampaignsProjection
 from projections.rebuild import rebuild
+from services.command_api.campaigns.scheduled import start_scheduled as start_due
 from services.command_api.templates.seed import ensure_default_templates
 from services.runtime import Runtime
-from services.sender.scheduler import start_due
 from tests.integration.subscribers_support import (
     TIMESTAMP,
     event_count,

@@ -27,8 +27,9 @@ from services.command_api.imports.parser import Row
 from services.command_api.imports.writer import ImportBatch, write_batch
 from services.command_api.lists import handlers as list_handlers
 from services.command_api.lists.commands import ListFields
+from services.command_api.public import handlers as handlers_public
 from services.command_api.store import EMAIL_INDEX
-from services.command_api.subscribers import handlers, handlers_bulk, handlers_public
+from services.command_api.subscribers import handlers, handlers_bulk
 from services.command_api.subscribers.fields import SubscriberFields
 from services.command_api.subscribers.index import EMAIL_EXISTS, email_hash
 from services.command_api.subscribers.sealing import unseal

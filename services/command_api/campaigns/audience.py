@@ -24,9 +24,6 @@ from events.lists import ListCreated
 from services.command_api.campaigns.commands import Audience, ListRef
 from services.command_api.campaigns.decider import Live
 from services.command_api.campaigns.lookups import CampaignLookups
-from services.command_api.campaigns.lookups import (  # still imported from here by tx
-    tables_exist as tables_exist,
-)
 from services.command_api.decider import Decider
 from services.command_api.lists.decider import Active as ActiveList
 from services.command_api.lists.decider import ListState, list_decider

@@ -16,14 +16,15 @@ command could starve the pool under load. ``with_lookups`` binds it to that conn
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 import psycopg
 from psycopg.rows import tuple_row
 
+from readmodels.tables import tables_exist
 from services.command_api.campaigns.commands import ListRef
-from services.command_api.store import EventStore, Handler, PostgresEventStore
+from services.command_api.store import Ports
 
 
 class AudienceCount(NamedTuple):
@@ -77,16 +78,6 @@ _SLUG_TAKEN = (
     " readmodel.campaigns WHERE archive_slug = %s AND id <> %s)")
 
 
-async def tables_exist(conn: psycopg.AsyncConnection[Any], *names: str) -> bool:
-    """Whether every ``readmodel.<name>`` table exists (a fresh install has none until its
-    projector ran)."""
-    cur = await conn.cursor(row_factory=tuple_row).execute(
-        "SELECT bool_and(to_regclass('readmodel.' || n) IS NOT NULL) FROM unnest(%s::text[]) n",
-        (list(names),))
-    row = await cur.fetchone()
-    return bool(row and row[0])
-
-
 class PostgresCampaignLookups:
     """``CampaignLookups`` on one connection (the command's, inside its transaction)."""
 
@@ -115,21 +106,8 @@ class PostgresCampaignLookups:
         return bool(row and row[0])
 
 
-LookupHandler = Callable[[EventStore, CampaignLookups], Awaitable[dict[str, Any]]]
-"""A campaign command bound to its input, still waiting for its store and lookups."""
 
 
-def with_lookups(handler: LookupHandler) -> Handler:
-    """``handler`` as a plain ``store.Handler`` (for ``run_handler``/``execute_handler``): it
-    gets ``PostgresCampaignLookups`` on the connection of the store the executor hands out.
-
-    The ``EventStore`` port has no way to share its transaction with an aggregate's own
-    reads, so this looks at the adapter; a handler under test is given its lookups directly.
-    """
-
-    async def bound(store: EventStore) -> dict[str, Any]:
-        if not isinstance(store, PostgresEventStore):
-            raise TypeError("campaign lookups need the PostgreSQL store's connection")
-        return await handler(store, PostgresCampaignLookups(store.conn))
-
-    return bound
+LOOKUPS: Ports = {"lookups": lambda conn, master_key: PostgresCampaignLookups(conn)}
+"""The port ``lookups`` the executor builds on the command's transaction for this area's
+handlers (``execute_handler(..., ports=LOOKUPS)``)."""

@@ -31,7 +31,7 @@ from services.command_api.campaigns.binding import (
 from services.command_api.campaigns.commands import ChangeStatus, DeleteCampaign, SetArchive
 from services.command_api.campaigns.content import normalize_slug
 from services.command_api.campaigns.decider import stream_id
-from services.command_api.campaigns.lookups import with_lookups
+from services.command_api.campaigns.lookups import LOOKUPS
 from services.command_api.context import command_context
 from services.command_api.executor import execute_handler
 from services.command_api.respond import answer, run_handler
@@ -66,7 +66,7 @@ async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
                                default_from_email=runtime.settings.from_email, at=_now())
     ctx = await command_context(request)
     outcome = await execute_handler(runtime.pool, ctx,
-                                    with_lookups(partial(handlers.create_campaign, new)))
+                                    partial(handlers.create_campaign, new), ports=LOOKUPS)
     campaign_id = int(outcome.result["campaign_id"])
 
     async def read() -> dict[str, Any] | None:
@@ -97,9 +97,11 @@ def _from_event(e: CampaignCreated) -> dict[str, Any]:
 
 async def _run(request: AnyRequest, runtime: Runtime, campaign_id: int,
                handler: Handler) -> Response[bytes]:
-    """Run ``handler`` and answer with the campaign as ``GET`` shows it."""
+    """Run ``handler`` (given the campaign lookups) and answer with the campaign as ``GET``
+    shows it."""
     return await run_handler(request, runtime, handler, PROJECTIONS,
-                             lambda: fetch_campaign(runtime.read_pool, campaign_id))
+                             lambda: fetch_campaign(runtime.read_pool, campaign_id),
+                             ports=LOOKUPS)
 
 
 @put("/api/campaigns/{campaign_id:str}", guards=[require_auth],
@@ -112,8 +114,7 @@ async def update_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     edit = handlers.CampaignEdit(campaign_id=target,
                                  request=campaign_request(await _json_body(request)),
                                  default_from_email=runtime.settings.from_email, at=_now())
-    return await _run(request, runtime, target,
-                      with_lookups(partial(handlers.update_campaign, edit)))
+    return await _run(request, runtime, target, partial(handlers.update_campaign, edit))
 
 
 @put("/api/campaigns/{campaign_id:str}/status", guards=[require_auth],
@@ -125,8 +126,7 @@ async def update_status(request: AnyRequest, runtime: NamedDependency[Runtime],
     target = path_id(campaign_id)
     status = status_request(await _json_body(request, ("status",)))
     command = ChangeStatus(campaign_id=target, status=status, at=_now())
-    return await _run(request, runtime, target,
-                      with_lookups(partial(handlers.change_status, command)))
+    return await _run(request, runtime, target, partial(handlers.change_status, command))
 
 
 @put("/api/campaigns/{campaign_id:str}/archive", guards=[require_auth],
@@ -149,8 +149,8 @@ async def update_archive(request: AnyRequest, runtime: NamedDependency[Runtime],
                 "archive_meta": req.archive_meta, "archive_slug": slug or ""}
 
     return await run_handler(request, runtime,
-                             with_lookups(partial(handlers.set_archive, command)),
-                             PROJECTIONS, read)
+                             partial(handlers.set_archive, command),
+                             PROJECTIONS, read, ports=LOOKUPS)
 
 
 @delete("/api/campaigns/{campaign_id:str}", guards=[require_auth],

@@ -28,7 +28,7 @@ from litestar.params import FromPath
 from services.auth.guard import require_auth
 from services.command_api.campaigns import handlers
 from services.command_api.campaigns.binding import campaign_request
-from services.command_api.campaigns.lookups import with_lookups
+from services.command_api.campaigns.lookups import LOOKUPS
 from services.command_api.respond import run_handler
 from services.command_api.tx.recipients import find_subscribers
 from services.http.binding import bind_object, read_body, string_list
@@ -59,5 +59,5 @@ async def send_campaign_test(request: AnyRequest, runtime: NamedDependency[Runti
         subscribers=tuple(by_email[e] for e in dict.fromkeys(emails) if e in by_email),
         default_from_email=runtime.settings.from_email, root_url=runtime.settings.root_url,
         at=datetime.now(UTC))
-    return await run_handler(request, runtime, with_lookups(partial(handlers.send_test, test)),
-                             ())
+    return await run_handler(request, runtime, partial(handlers.send_test, test),
+                             (), ports=LOOKUPS)

@@ -8,7 +8,7 @@ subscriptions; a known one is subscribed again (confirmed subscriptions stay con
 is not changed). ``has_optin`` tells whether an opt-in e-mail was asked for (unconfirmed
 subscriptions to double opt-in lists). Unlike listmonk, a request naming no existing list is
 refused instead of creating a subscriber without lists. The command is the handler
-``handlers_public.sign_up_subscriber``.
+``public.handlers.sign_up_subscriber``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from kernel.errors import Conflict, DomainError, InvalidInput
 from readmodels.public import is_uuid
 from services.command_api.executor import CommandContext, CommandOutcome, execute_handler
 from services.command_api.public.forms import form_values, public_context, settle
+from services.command_api.public.handlers import NO_LISTS, SignUp, sign_up_subscriber
 from services.command_api.respond import answer
 from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email, valid_name
-from services.command_api.subscribers.handlers_public import NO_LISTS, SignUp, sign_up_subscriber
 from services.command_api.subscribers.index import EMAIL_EXISTS
 from services.command_api.subscribers.routing import PROJECTIONS, now
 from services.http.binding import bind_object, go_kind, string_field, type_error

@@ -10,7 +10,7 @@
 
 Each answers with a page; a malformed uuid is a 400 page, an unknown subscriber a 404 page.
 The subscriber is found by uuid in the read model, then one handler
-(``subscribers/handlers_public.py``, the wipe ``handlers_bulk.delete_subscribers``) decides on
+(``public/handlers.py``, the wipe ``handlers_bulk.delete_subscribers``) decides on
 it from its event stream.
 """
 
@@ -28,9 +28,10 @@ from events.crypto import master_key_from
 from kernel.errors import DomainError
 from readmodels.public import export_of, is_uuid
 from services.command_api.executor import CommandOutcome, execute_handler
+from services.command_api.public import handlers as handlers_public
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.store import Handler
-from services.command_api.subscribers import handlers_bulk, handlers_public
+from services.command_api.subscribers import handlers_bulk
 from services.command_api.subscribers.fields import INVALID_NAME, valid_name
 from services.command_api.subscribers.routing import now
 from services.http.errors import APIError

@@ -6,8 +6,6 @@
   with its key (``EventStore.erase_subscribers``).
 - Lists are read from their event streams, folded by the list decider (the command side does
   not read read models); lists named by uuid are found by their ``list.created`` event.
-- The lists of a campaign named by uuid (unsubscribe links) come from its stream, folded by
-  the campaign decider.
 """
 
 from __future__ import annotations
@@ -16,11 +14,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from events.campaigns import CampaignCreated
 from events.lists import ListCreated, ListOptin, ListType
 from kernel.errors import Conflict
-from services.command_api.campaigns.decider import Live as LiveCampaign
-from services.command_api.campaigns.decider import campaign_decider
 from services.command_api.lists.decider import Active as ActiveList
 from services.command_api.lists.decider import list_decider
 from services.command_api.lists.decider import stream_id as list_stream
@@ -85,17 +80,7 @@ def existing_lists(requested: Iterable[int], live: Iterable[int]) -> tuple[int, 
     return tuple(i for i in dict.fromkeys(requested) if i in known)
 
 
-async def campaign_list_ids(store: EventStore, campaign_uuid: str) -> list[int]:
-    """The lists a campaign targets now; none for an unknown or deleted campaign (such as the
-    all-zero uuid of the links in opt-in e-mails)."""
-    streams = await store.find_streams(CampaignCreated, "uuid", [campaign_uuid])
-    found = streams.get(campaign_uuid.lower())
-    if found is None:
-        return []
-    state, _ = await store.load(found, campaign_decider)
-    if not isinstance(state, LiveCampaign):
-        return []
-    return [item.id for item in state.content.lists if item.id]
+
 
 
 def _list_id(stream_id: str) -> int:

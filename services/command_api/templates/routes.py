@@ -28,7 +28,7 @@ from services.command_api.templates.binding import (
     fields_from_json,
 )
 from services.command_api.templates.commands import CreateTemplate
-from services.command_api.templates.template_log import with_template_log
+from services.command_api.templates.template_log import TEMPLATE_LOG
 from services.http.binding import read_body
 from services.http.params import no_body_param, path_id
 from services.http.previews import html_response, preview_form
@@ -94,9 +94,10 @@ async def set_default_template(
     """Make a campaign template the default; answers every template, like listmonk."""
     target = path_id(template_id)
     no_body = no_body_param(request)
-    handler = with_template_log(partial(handlers.set_default_template, target, _now()))
+    handler = partial(handlers.set_default_template, target, _now())
     return await run_handler(request, runtime, handler, PROJECTIONS,
-                             lambda: all_templates(runtime.read_pool, no_body))
+                             lambda: all_templates(runtime.read_pool, no_body),
+                             ports=TEMPLATE_LOG)
 
 
 @delete("/api/templates/{template_id:str}", guards=[require_auth],
@@ -106,8 +107,8 @@ async def delete_template(
     template_id: FromPath[str],
 ) -> Response[bytes]:
     """Delete a template that is not the default; campaigns using it switch to the default."""
-    handler = with_template_log(partial(handlers.delete_template, path_id(template_id), _now()))
-    return await run_handler(request, runtime, handler, PROJECTIONS)
+    handler = partial(handlers.delete_template, path_id(template_id), _now())
+    return await run_handler(request, runtime, handler, PROJECTIONS, ports=TEMPLATE_LOG)
 
 
 @post("/api/templates/preview", guards=[require_auth], operation_id="previewTemplate",

@@ -25,7 +25,7 @@ from services.command_api.executor import CommandContext, execute_handler
 from services.command_api.templates.commands import CreateTemplate, MakeDefault
 from services.command_api.templates.decider import template_decider
 from services.command_api.templates.handlers import FirstTemplates, record_first_templates
-from services.command_api.templates.template_log import with_template_log
+from services.command_api.templates.template_log import TEMPLATE_LOG
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,7 @@ async def ensure_default_templates(pool: AsyncConnectionPool[Any]) -> bool:
     at = datetime.now(UTC)
     first = FirstTemplates([partial(seed_events, seed, at=at) for seed in SEEDS], SEED_KEY)
     outcome = await execute_handler(pool, CommandContext(actor="system"),
-                                    with_template_log(partial(record_first_templates, first)))
+                                    partial(record_first_templates, first), ports=TEMPLATE_LOG)
     seeded = outcome.position is not None
     if seeded:
         log.info("default_templates_recorded", streams=outcome.result.get("seeded"))

@@ -15,13 +15,12 @@ transaction. Tests use a fake over the in-memory store.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import tuple_row
 
-from services.command_api.store import EventStore, Handler, PostgresEventStore
+from services.command_api.store import Ports
 
 # Names of what ``serialise`` orders.
 FIRST_DEFAULT = "first default"  # choosing a default while there is none
@@ -46,7 +45,6 @@ class TemplateLog(Protocol):
         ...
 
 
-TemplateHandler = Callable[[EventStore, TemplateLog], Awaitable[dict[str, Any]]]
 
 
 class PostgresTemplateLog:
@@ -73,13 +71,6 @@ class PostgresTemplateLog:
         await self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCKS[name],))
 
 
-def with_template_log(handler: TemplateHandler) -> Handler:
-    """``handler`` as the executor runs handlers: given the command's store, and a
-    ``PostgresTemplateLog`` on the same transaction."""
-
-    async def bound(store: EventStore) -> dict[str, Any]:
-        if not isinstance(store, PostgresEventStore):
-            raise TypeError("a TemplateLog runs beside the PostgreSQL event store")
-        return await handler(store, PostgresTemplateLog(store.conn))
-
-    return bound
+TEMPLATE_LOG: Ports = {"templates": lambda conn, master_key: PostgresTemplateLog(conn)}
+"""The port ``templates`` the executor builds on the command's transaction for this area's
+handlers (``execute_handler(..., ports=TEMPLATE_LOG)``)."""

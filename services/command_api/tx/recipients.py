@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gotemplate import go_json_value
 from readmodels.subscribers import lists_of
-from services.command_api.campaigns.audience import tables_exist
+from readmodels.tables import tables_exist
 from services.command_api.tx.binding import TxRequest
 from services.command_api.tx.render import external_subscriber
 from services.sender.templating.data import Subscriber

@@ -36,7 +36,7 @@ from services.command_api.tx import handlers
 from services.command_api.tx.binding import TxRequest, bind_multipart, bind_tx, validate
 from services.command_api.tx.recipients import find_subscribers, resolve
 from services.command_api.tx.render import compile_tx, render_tx
-from services.command_api.tx.storage import with_tx_storage
+from services.command_api.tx.storage import TX_STORAGE
 from services.http.errors import APIError
 from services.runtime import Runtime
 from services.sender.templating import I18n
@@ -96,8 +96,8 @@ async def send_tx(request: AnyRequest, runtime: NamedDependency[Runtime]) -> Res
     rendered = await render_messages(runtime, req)
     ctx = await command_context(request)
     outcome = await execute_handler(
-        runtime.pool, ctx, with_tx_storage(partial(handlers.queue_tx, rendered)),
-        master_key=master_key_from(settings.master_key))
+        runtime.pool, ctx, partial(handlers.queue_tx, rendered),
+        master_key=master_key_from(settings.master_key), ports=TX_STORAGE)
     not_found = outcome.result.get("not_found") or []
     if outcome.stored_response is None and not_found:
         body = msgspec.json.encode({"message": "; ".join(not_found)})

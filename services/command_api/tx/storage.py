@@ -13,7 +13,7 @@ the same transaction. Tests use a fake.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -26,7 +26,7 @@ from events.message_storage import (
     store_attachments,
 )
 from events.messages import AttachmentRef
-from services.command_api.store import EventStore, Handler, PostgresEventStore
+from services.command_api.store import Ports
 
 
 class TxStorage(Protocol):
@@ -44,7 +44,6 @@ class TxStorage(Protocol):
         ...
 
 
-TxHandler = Callable[[EventStore, TxStorage], Awaitable[dict[str, Any]]]
 
 
 class PostgresTxStorage:
@@ -66,13 +65,6 @@ class PostgresTxStorage:
         return [s.ref for s in stored]
 
 
-def with_tx_storage(handler: TxHandler) -> Handler:
-    """``handler`` as the executor runs handlers: given the command's store, and a
-    ``PostgresTxStorage`` on the same transaction with the same master key."""
-
-    async def bound(store: EventStore) -> dict[str, Any]:
-        if not isinstance(store, PostgresEventStore):
-            raise TypeError("TxStorage runs beside the PostgreSQL event store")
-        return await handler(store, PostgresTxStorage(store.conn, store.master_key))
-
-    return bound
+TX_STORAGE: Ports = {"storage": lambda conn, master_key: PostgresTxStorage(conn, master_key)}
+"""The port ``storage`` the executor builds on the command's transaction for this area's
+handlers (``execute_handler(..., ports=TX_STORAGE)``)."""

@@ -11,7 +11,6 @@ hands a handler both on the same transaction. Tests use a fake.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,7 +18,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from events.users import UserType
-from services.command_api.store import EventStore, Handler, PostgresEventStore
+from services.command_api.store import Ports
 
 _ADMIN_LOCK = 0x706F73746C6F6701  # advisory lock: one process at a time settles the admin
 
@@ -61,7 +60,6 @@ class Credentials(Protocol):
         ...
 
 
-CredentialsHandler = Callable[[EventStore, Credentials], Awaitable[dict[str, Any]]]
 
 
 class PostgresCredentials:
@@ -110,13 +108,6 @@ class PostgresCredentials:
         await self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ADMIN_LOCK,))
 
 
-def with_credentials(handler: CredentialsHandler) -> Handler:
-    """``handler`` as the executor runs handlers: given the command's store, and
-    ``PostgresCredentials`` on the same transaction."""
-
-    async def bound(store: EventStore) -> dict[str, Any]:
-        if not isinstance(store, PostgresEventStore):
-            raise TypeError("Credentials run beside the PostgreSQL event store")
-        return await handler(store, PostgresCredentials(store.conn))
-
-    return bound
+CREDENTIALS: Ports = {"credentials": lambda conn, master_key: PostgresCredentials(conn)}
+"""The port ``credentials`` the executor builds on the command's transaction for this area's
+handlers (``execute_handler(..., ports=CREDENTIALS)``)."""

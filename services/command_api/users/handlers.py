@@ -30,7 +30,11 @@ from services.auth.passwords import (
 from services.auth.users import DEFAULT_ADMIN, validate_username
 from services.command_api.executor import CommandContext, execute_handler
 from services.command_api.store import EventStore, decide_on
-from services.command_api.users.credentials import Credentials, StoredUser, with_credentials
+from services.command_api.users.credentials import (
+    CREDENTIALS,
+    Credentials,
+    StoredUser,
+)
 from services.command_api.users.decider import (
     ChangePassword,
     CreateUser,
@@ -153,7 +157,7 @@ async def create_api_user(
     token = generate_api_token()
     new = NewUser(username, "api", hash_token(token), _now())
     await execute_handler(pool, CommandContext(actor=actor),
-                          with_credentials(partial(create_user, new)))
+                          partial(create_user, new), ports=CREDENTIALS)
     log.info("api_user_created", username=username)
     return token
 
@@ -172,7 +176,7 @@ async def ensure_admin(pool: AsyncConnectionPool[Any], settings: Settings) -> Ad
         generated=random_secret(GENERATED_PASSWORD_LENGTH) if password is None else None,
         at=_now())
     outcome = await execute_handler(pool, CommandContext(actor="system"),
-                                    with_credentials(partial(settle_admin, wanted)))
+                                    partial(settle_admin, wanted), ports=CREDENTIALS)
     shown = outcome.result["password"]
     passwords = {"given": wanted.password, "generated": wanted.generated}
     admin = AdminCredentials(str(outcome.result["username"]), passwords.get(shown),
@@ -185,7 +189,7 @@ async def delete_user(pool: AsyncConnectionPool[Any], name: str, *, actor: str =
     """Remove a user's credentials (its token or password stops working); False if unknown."""
     username = name.strip()
     outcome = await execute_handler(pool, CommandContext(actor=actor),
-                                    with_credentials(partial(remove_user, username, _now())))
+                                    partial(remove_user, username, _now()), ports=CREDENTIALS)
     deleted = "user_id" in outcome.result
     if deleted:
         log.info("user_deleted", username=username)

@@ -18,6 +18,7 @@ from events.base import Event
 from events.store import StreamAppend
 from events.subscribers import OptinRequested
 from kernel.errors import InvalidInput
+from services.command_api.campaigns.targets import campaign_list_ids
 from services.command_api.store import EventStore
 from services.command_api.subscribers.commands import (
     AddSubscriptions,
@@ -35,7 +36,6 @@ from services.command_api.subscribers.handlers import (
     stage,
 )
 from services.command_api.subscribers.index import (
-    campaign_list_ids,
     claim_email,
     lists_by_id,
     lists_by_uuid,
