@@ -151,8 +151,12 @@ class Postlog:
 
 
 @asynccontextmanager
-async def postlog_up(database_url: str, startup_timeout: float = 60.0) -> AsyncIterator[Postlog]:
-    """Run `postlog up` on a free port with a unique NATS prefix; stop it and drop its stream."""
+async def postlog_up(database_url: str, startup_timeout: float = 60.0, code: Path | None = None
+                     ) -> AsyncIterator[Postlog]:
+    """Run `postlog up` on a free port with a unique NATS prefix; stop it and drop its stream.
+
+    ``code`` (an absolute path) runs the packages of another checkout (first on PYTHONPATH),
+    with this checkout's virtual environment."""
     prefix = f"bench{uuid.uuid4().hex[:10]}"
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="postlog-bench-"))
@@ -161,6 +165,8 @@ async def postlog_up(database_url: str, startup_timeout: float = 60.0) -> AsyncI
            "POSTLOG_ROOT_URL": f"http://127.0.0.1:{port}", "POSTLOG_ADMIN_USER": ADMIN_USER,
            "POSTLOG_ADMIN_PASSWORD": ADMIN_PASSWORD, "POSTLOG_LOG_LEVEL": "warning",
            "POSTLOG_LOG_FORMAT": "json", "POSTLOG_DATA_DIR": str(workdir / "data")}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     log_path = workdir / "postlog.log"
     with log_path.open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(
