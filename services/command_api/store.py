@@ -27,6 +27,7 @@ from psycopg.rows import tuple_row
 from events.base import Event
 from events.crypto import SubscriberErased, create_keys, ensure_key, load_keys, shred_many
 from events.store import StreamAppend
+from kernel.errors import NotFound
 from services.command_api.decider import Decider, load, load_many
 from services.command_api.erasure import erase_copies
 
@@ -263,5 +264,17 @@ async def decide_on(store: EventStore, stream_id: str, decider: Decider[S, Any],
     return append
 
 
-def staged_events(appends: Sequence[StreamAppend]) -> int:
-    return sum(len(a.events) for a in appends)
+async def decide_on_each(store: EventStore, ids: Iterable[int], stream_of: Callable[[int], str],
+                         decider: Decider[S, Any], command_of: Callable[[int], Any]
+                         ) -> list[str]:
+    """``decide_on`` for each distinct id, in order; an id whose stream the decider answers
+    with ``NotFound`` (unknown, or deleted since) is skipped, as listmonk ignores such ids in
+    bulk commands. The streams changed."""
+    changed: list[str] = []
+    for target in dict.fromkeys(ids):
+        try:
+            append = await decide_on(store, stream_of(target), decider, command_of(target))
+        except NotFound:
+            continue
+        changed.append(append.stream_id)
+    return changed

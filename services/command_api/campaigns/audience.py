@@ -13,20 +13,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-import msgspec
 import structlog
 
-from events.base import Event
 from events.campaigns import CampaignList
-from events.lists import ListCreated
 from services.command_api.campaigns.commands import Audience, ListRef
 from services.command_api.campaigns.decider import Live
 from services.command_api.campaigns.lookups import CampaignLookups
-from services.command_api.decider import Decider
 from services.command_api.lists.decider import Active as ActiveList
-from services.command_api.lists.decider import ListState, list_decider
+from services.command_api.lists.decider import list_decider
 from services.command_api.lists.decider import stream_id as list_stream
 from services.command_api.store import EventStore
 from services.command_api.templates.decider import Active as ActiveTemplate
@@ -38,40 +33,18 @@ log = structlog.get_logger(__name__)
 TEMPLATE_NOT_FOUND = "Template not found"
 
 
-class SeenList(msgspec.Struct, frozen=True):
-    """A list as a campaign sees it: the list decider's state, plus the uuid the list was
-    created with (that state does not keep it; an opt-in campaign's link needs it)."""
-
-    state: ListState
-    uuid: str = ""
-
-
-def _see(seen: SeenList, event: Event) -> SeenList:
-    uuid = event.uuid if isinstance(event, ListCreated) else seen.uuid
-    return SeenList(list_decider.evolve(seen.state, event), uuid)
-
-
-def _read_only(seen: SeenList, command: Any) -> list[Event]:
-    raise TypeError("campaign commands read lists, they never change them")
-
-
-SEEN_LIST: Decider[SeenList, Any] = Decider(
-    initial=SeenList(list_decider.initial), decide=_read_only, evolve=_see)
-"""Folds a ``list-<id>`` stream for reading (the list decider's ``evolve``, keeping the uuid)."""
-
-
 async def live_lists(store: EventStore, list_ids: Iterable[int]) -> dict[int, ListRef]:
     """The lists among ``list_ids`` that exist, as their streams tell them."""
     wanted = list(dict.fromkeys(list_ids))
     if not wanted:
         return {}
-    loaded = await store.load_many([list_stream(i) for i in wanted], SEEN_LIST)
+    loaded = await store.load_many([list_stream(i) for i in wanted], list_decider)
     found: dict[int, ListRef] = {}
     for list_id in wanted:
-        seen, _ = loaded[list_stream(list_id)]
-        if isinstance(seen.state, ActiveList):
-            found[list_id] = ListRef(id=list_id, name=seen.state.name, uuid=seen.uuid,
-                                     list_type=seen.state.list_type, optin=seen.state.optin)
+        state, _ = loaded[list_stream(list_id)]
+        if isinstance(state, ActiveList):
+            found[list_id] = ListRef(id=list_id, name=state.name, uuid=state.uuid,
+                                     list_type=state.list_type, optin=state.optin)
     return found
 
 

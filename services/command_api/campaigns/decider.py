@@ -72,6 +72,7 @@ class Live(msgspec.Struct, frozen=True, kw_only=True):
     content: CampaignContent
     status: CampaignStatus
     started_at: datetime | None = None
+    created_at: datetime | None = None
     updated_at: datetime
 
 
@@ -213,7 +214,7 @@ def evolve(state: CampaignState, event: Event) -> CampaignState:
     if isinstance(event, CampaignCreated):
         return Live(campaign_id=event.campaign_id, uuid=event.uuid,
                     campaign_type=event.campaign_type, content=event.content, status="draft",
-                    updated_at=event.at)
+                    created_at=event.at, updated_at=event.at)
     if not isinstance(state, Live):
         return state
     if isinstance(event, CampaignUpdated):

@@ -17,8 +17,7 @@ from typing import Any
 
 import msgspec
 
-from events.base import Event
-from events.campaigns import CampaignContent, CampaignCreated
+from events.campaigns import CampaignContent
 from events.messages import CampaignTestQueued, MessageContent, seal_content
 from events.messages import stream_id as message_stream
 from events.store import NO_STREAM, StreamAppend
@@ -43,15 +42,13 @@ from services.command_api.campaigns.commands import (
 )
 from services.command_api.campaigns.content import merge, validate
 from services.command_api.campaigns.decider import (
-    CampaignState,
     Live,
     campaign_decider,
     stream_id,
 )
 from services.command_api.campaigns.lookups import CampaignLookups
-from services.command_api.decider import Decider
 from services.command_api.erasure import SUBJECTS, subjects
-from services.command_api.store import EventStore, decide_on
+from services.command_api.store import EventStore, decide_on, decide_on_each
 from services.command_api.templates.decider import Active as ActiveTemplate
 from services.command_api.templates.decider import stream_id as template_stream
 from services.command_api.templates.decider import template_decider
@@ -188,14 +185,9 @@ async def delete_campaigns(campaign_ids: Iterable[int], at: datetime, store: Eve
                            ) -> dict[str, Any]:
     """Delete each campaign; like listmonk, ids of campaigns that do not exist (or no longer
     exist) are skipped. ``deleted`` names the streams changed."""
-    deleted: list[str] = []
-    for campaign_id in dict.fromkeys(campaign_ids):
-        try:
-            append = await decide_on(store, stream_id(campaign_id), campaign_decider,
-                                     DeleteCampaign(campaign_id=campaign_id, at=at))
-        except NotFound:
-            continue
-        deleted.append(append.stream_id)
+    deleted = await decide_on_each(store, campaign_ids, stream_id, campaign_decider,
+                                   lambda campaign_id: DeleteCampaign(campaign_id=campaign_id,
+                                                                      at=at))
     return {"deleted": deleted}
 
 
@@ -226,25 +218,6 @@ class _Prepared(msgspec.Struct, frozen=True, kw_only=True):
     template_body: str | None
 
 
-class _SeenCampaign(msgspec.Struct, frozen=True):
-    """A campaign as the test send reads it: its state, and when it was created."""
-
-    state: CampaignState
-    created_at: datetime | None = None
-
-
-def _see(seen: _SeenCampaign, event: Event) -> _SeenCampaign:
-    created_at = event.at if isinstance(event, CampaignCreated) else seen.created_at
-    return _SeenCampaign(campaign_decider.evolve(seen.state, event), created_at)
-
-
-def _read_only(seen: _SeenCampaign, command: Any) -> list[Event]:
-    raise TypeError("a test send reads the campaign, it never changes it")
-
-
-_SEEN_CAMPAIGN: Decider[_SeenCampaign, Any] = Decider(
-    initial=_SeenCampaign(campaign_decider.initial), decide=_read_only, evolve=_see)
-
 
 async def send_test(test: CampaignTest, store: EventStore, lookups: CampaignLookups
                     ) -> dict[str, Any]:
@@ -269,8 +242,7 @@ async def send_test(test: CampaignTest, store: EventStore, lookups: CampaignLook
 
 async def _prepare(test: CampaignTest, store: EventStore, lookups: CampaignLookups
                    ) -> _Prepared:
-    seen, _ = await store.load(stream_id(test.campaign_id), _SEEN_CAMPAIGN)
-    state = seen.state
+    state, _ = await store.load(stream_id(test.campaign_id), campaign_decider)
     if not isinstance(state, Live):
         raise NotFound(CAMPAIGN_NOT_FOUND)
     req = test.request
@@ -289,7 +261,7 @@ async def _prepare(test: CampaignTest, store: EventStore, lookups: CampaignLooku
         template, _ = await store.load(template_stream(template_id), template_decider)
         if isinstance(template, ActiveTemplate):
             template_body = template.body
-    return _Prepared(state=state, created_at=seen.created_at or state.updated_at,
+    return _Prepared(state=state, created_at=state.created_at or state.updated_at,
                      content=content, template_id=template_id, template_body=template_body)
 
 

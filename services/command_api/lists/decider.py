@@ -30,6 +30,7 @@ class Active(msgspec.Struct, frozen=True, kw_only=True):
     """A live list with its current editable fields."""
 
     list_id: int
+    uuid: str = ""
     name: str
     list_type: ListType
     optin: ListOptin
@@ -99,9 +100,11 @@ def _delete(state: ListState, c: DeleteList) -> list[Event]:
 def evolve(state: ListState, event: Event) -> ListState:
     """The list's state after ``event``."""
     if isinstance(event, ListCreated | ListUpdated):
-        return Active(list_id=event.list_id, name=event.name, list_type=event.list_type,
-                      optin=event.optin, status=event.status, tags=tuple(event.tags),
-                      description=event.description, updated_at=event.at)
+        uuid = event.uuid if isinstance(event, ListCreated) else getattr(state, "uuid", "")
+        return Active(list_id=event.list_id, uuid=uuid, name=event.name,
+                      list_type=event.list_type, optin=event.optin, status=event.status,
+                      tags=tuple(event.tags), description=event.description,
+                      updated_at=event.at)
     if isinstance(event, ListDeleted):
         return Deleted()
     return state

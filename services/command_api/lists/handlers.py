@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kernel.errors import NotFound
 from services.command_api.lists.commands import DeleteList, ListFields, UpdateList
 from services.command_api.lists.decider import list_decider, stream_id
-from services.command_api.store import EventStore, decide_on
+from services.command_api.store import EventStore, decide_on, decide_on_each
 
 LIST_ID_SEQUENCE = "eventlog.list_id_seq"
 
@@ -47,12 +46,6 @@ async def delete_lists(list_ids: Iterable[int], at: datetime, store: EventStore
                        ) -> dict[str, Any]:
     """Delete each list; like listmonk, ids of lists that do not exist (or no longer exist)
     are skipped. ``deleted`` names the streams changed."""
-    deleted: list[str] = []
-    for list_id in dict.fromkeys(list_ids):
-        try:
-            append = await decide_on(store, stream_id(list_id), list_decider,
-                                     DeleteList(list_id=list_id, at=at))
-        except NotFound:
-            continue
-        deleted.append(append.stream_id)
+    deleted = await decide_on_each(store, list_ids, stream_id, list_decider,
+                                   lambda list_id: DeleteList(list_id=list_id, at=at))
     return {"deleted": deleted}
