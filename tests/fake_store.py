@@ -180,6 +180,19 @@ async def run(store: InMemoryEventStore, handler: Handler) -> dict[str, Any]:
     return result
 
 
+async def race(store: InMemoryEventStore, first: Handler, second: Handler) -> None:
+    """Two commands decided on the same committed state, committed one after the other, as
+    two concurrent requests would be: the first commits; the second's commit raises
+    ``ConcurrencyError`` when it decided on a version the first moved on."""
+    await first(store)
+    staged_first, store.staged = store.staged, []
+    await second(store)
+    staged_second, store.staged = store.staged, staged_first
+    store.commit()
+    store.staged = staged_second
+    store.commit()
+
+
 def as_port(store: InMemoryEventStore) -> EventStore:
     """The fake seen through the port (mypy checks that it implements it)."""
     return store

@@ -41,7 +41,7 @@ from services.command_api.campaigns.commands import (
 )
 from services.command_api.campaigns.lookups import AudienceCount
 from services.sender.templating.data import Subscriber
-from tests.fake_store import InMemoryEventStore, run
+from tests.fake_store import InMemoryEventStore, race, run
 
 T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -231,16 +231,9 @@ async def test_two_commands_decided_on_the_same_version_conflict() -> None:
     lookups = with_lists_and_default_template(store)
     await created(store, lookups)
     await run(store, partial(handlers.change_status, to("running"), lookups=lookups))
-    await handlers.change_status(to("paused"), store, lookups)
-    first = list(store.staged)
-    store.staged.clear()
-    await handlers.delete_campaigns([1], T1, store)
-    second = list(store.staged)
-    store.staged[:] = first
-    store.commit()
-    store.staged[:] = second
     with pytest.raises(ConcurrencyError):
-        store.commit()
+        await race(store, partial(handlers.change_status, to("paused"), lookups=lookups),
+                   partial(handlers.delete_campaigns, [1], T1))
     assert [type(e) for e in store.events("campaign-1")] == [
         CampaignCreated, CampaignStarted, CampaignPaused]
 

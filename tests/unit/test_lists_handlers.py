@@ -12,7 +12,7 @@ from events.store import ConcurrencyError
 from kernel.errors import InvalidInput
 from services.command_api.lists import handlers
 from services.command_api.lists.commands import ListFields
-from tests.fake_store import InMemoryEventStore, run
+from tests.fake_store import InMemoryEventStore, race, run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -54,16 +54,10 @@ async def test_two_commands_decided_on_the_same_version_conflict() -> None:
     executor then runs it again on the new version)."""
     store = InMemoryEventStore()
     await run(store, partial(handlers.create_list, new_list()))
-    await handlers.update_list(ListFields(name="First").to_update(1, T1), store)
-    first = list(store.staged)
-    store.staged.clear()
-    await handlers.delete_lists([1], T1, store)
-    second = list(store.staged)
-    store.staged[:] = first
-    store.commit()
-    store.staged[:] = second
+    rename = ListFields(name="First").to_update(1, T1)
     with pytest.raises(ConcurrencyError):
-        store.commit()
+        await race(store, partial(handlers.update_list, rename),
+                   partial(handlers.delete_lists, [1], T1))
     assert [type(e) for e in store.events("list-1")] == [ListCreated, ListUpdated]
 
 

@@ -33,7 +33,7 @@ from services.command_api.subscribers import handlers, handlers_bulk
 from services.command_api.subscribers.fields import SubscriberFields
 from services.command_api.subscribers.index import EMAIL_EXISTS, email_hash
 from services.command_api.subscribers.sealing import unseal
-from tests.fake_store import InMemoryEventStore, run
+from tests.fake_store import InMemoryEventStore, race, run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -137,16 +137,9 @@ async def test_two_commands_decided_on_the_same_version_conflict() -> None:
     store = InMemoryEventStore()
     sid = await create(store, lists=(await a_list(store, "11111111-1111-4111-8111-111111111111"),))
     rename = handlers.subscriber_update(sid, SubscriberFields(name="First"), partial=True, at=T1)
-    await handlers.update_subscriber(rename, store)
-    first = list(store.staged)
-    store.staged.clear()
-    await handlers_bulk.blocklist_subscribers([sid], T1, store)
-    second = list(store.staged)
-    store.staged[:] = first
-    store.commit()
-    store.staged[:] = second
     with pytest.raises(ConcurrencyError):
-        store.commit()
+        await race(store, partial(handlers.update_subscriber, rename),
+                   partial(handlers_bulk.blocklist_subscribers, [sid], T1))
     assert [type(e) for e in store.events(f"subscriber-{sid}")] == [
         SubscriberCreated, SubscribedToLists, SubscriberUpdated]
 

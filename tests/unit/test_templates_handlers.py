@@ -22,7 +22,7 @@ from services.command_api.templates.binding import TemplateFields
 from services.command_api.templates.commands import CANNOT_DELETE
 from services.command_api.templates.seed import SEED_KEY, SEEDS, seed_events
 from services.command_api.templates.template_log import FIRST_DEFAULT, SEEDING
-from tests.fake_store import InMemoryEventStore, run
+from tests.fake_store import InMemoryEventStore, race, run
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -156,16 +156,10 @@ async def test_two_default_changes_decided_on_the_same_versions_conflict() -> No
     for name in ("Old", "B", "C"):
         await create(store, name)
     await make_default(store, 1)
-    await handlers.set_default_template(2, T1, store, CommittedTemplateLog(store))
-    first = list(store.staged)
-    store.staged.clear()
-    await handlers.set_default_template(3, T1, store, CommittedTemplateLog(store))
-    second = list(store.staged)
-    store.staged[:] = first
-    store.commit()
-    store.staged[:] = second
+    log = CommittedTemplateLog(store)
     with pytest.raises(ConcurrencyError):
-        store.commit()
+        await race(store, partial(handlers.set_default_template, 2, T1, templates=log),
+                   partial(handlers.set_default_template, 3, T1, templates=log))
     assert [type(e) for e in store.events("template-3")] == [TemplateCreated]
     await run(store, partial(handlers.set_default_template, 3, T1,
                              templates=CommittedTemplateLog(store)))
