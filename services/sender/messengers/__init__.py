@@ -1,0 +1,1 @@
+"""Messengers: how a rendered message leaves postlog (SMTP server pools, HTTP postback)."""
