@@ -12,7 +12,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help env up test lint system-deps bench clean distclean
+.PHONY: help env up test lint system-deps bench-deps bench clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,17 @@ system-deps: ## install nginx (the e2e tests' gateway) when missing and we may
 test: env system-deps lint ## lint, then the whole test suite
 	$(BIN)/pytest
 
-bench: env ## run every benchmark in bench/
+bench-deps: ## install wrk and postfix's smtp-sink/smtp-source (never starts the postfix daemon)
+	@if command -v wrk >/dev/null 2>&1 && [ -x /usr/sbin/smtp-sink ]; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk postfix; \
+	else \
+		echo "install wrk and postfix (for smtp-sink) to run every benchmark"; \
+	fi
+
+bench: env bench-deps ## run every benchmark in bench/
 	@set -e; for file in bench/*.py; do \
 		name=$$(basename $$file .py); \
 		case $$name in _*|common) continue;; esac; \
