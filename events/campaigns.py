@@ -127,9 +127,13 @@ class CampaignResumed(_Launch, tag="campaign.resumed", kw_only=True, frozen=True
 
 
 class CampaignPaused(Event, tag="campaign.paused", kw_only=True, frozen=True):
+    """Sending stopped until a resume. ``reason`` is empty when a user paused it, else why
+    the sender did (e.g. ``app.max_send_errors`` reached)."""
+
     CATEGORY = "campaign"
     campaign_id: int
     at: datetime
+    reason: str = ""
 
 
 class CampaignCancelled(Event, tag="campaign.cancelled", kw_only=True, frozen=True):

@@ -27,9 +27,16 @@ from events.campaigns import (
     CampaignUnscheduled,
     CampaignUpdated,
 )
+from events.deliveries import (
+    ChunkClaimed,
+    ChunkCompleted,
+    DeliveriesRetryRequested,
+    DeliveryProgress,
+)
 from events.imports import ImportFailed, ImportFinished, ImportStarted, ImportStopped
 from events.lists import ListCreated, ListDeleted, ListUpdated
 from events.messages import CampaignTestQueued, TxMessageQueued
+from events.settings import SettingsChanged
 from events.subscribers import (
     OptinRequested,
     RemovedFromLists,
@@ -88,6 +95,11 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ImportFailed,
     TxMessageQueued,
     CampaignTestQueued,
+    SettingsChanged,
+    ChunkClaimed,
+    DeliveryProgress,
+    ChunkCompleted,
+    DeliveriesRetryRequested,
 )
 
 AnyEvent = (
@@ -129,6 +141,11 @@ AnyEvent = (
     | ImportFailed
     | TxMessageQueued
     | CampaignTestQueued
+    | SettingsChanged
+    | ChunkClaimed
+    | DeliveryProgress
+    | ChunkCompleted
+    | DeliveriesRetryRequested
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     from_email: str = "postlog <noreply@localhost>"
     # How often the scheduler looks for scheduled campaigns whose send_at has passed.
     scheduler_interval: float = 1.0
+    # A sender process that has not renewed its lease on a chunk of a campaign for this long
+    # is taken for dead: another one takes the chunk over (docs/sender.md).
+    sender_lease_seconds: float = 10.0
 
     @property
     def stream_name(self) -> str:

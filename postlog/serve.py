@@ -149,12 +149,13 @@ async def ensure_nats_stream(settings: Settings) -> None:
 
 
 async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
-    """Everything in one process: both APIs on one port, the relay and the projector.
+    """Everything in one process: both APIs on one port, the relay, the projector, the
+    scheduler and the sender.
 
     ``on_started(url, admin)`` is called once the port accepts connections, with the admin
-    credentials from ``services.auth.users.ensure_admin``. (The sender joins with its own issue.)
+    credentials from ``services.auth.users.ensure_admin``.
     """
-    from postlog.supervisor import background_services
+    from postlog.supervisor import EVERYTHING, background_services
     from services.command_api.templates.seed import ensure_default_templates
     from services.command_api.users.handlers import ensure_admin
 
@@ -168,7 +169,7 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
         admin = await ensure_admin(runtime.pool, settings)
         await ensure_default_templates(runtime.pool)
         server = http_server(create_app(runtime), settings)
-        async with background_services(runtime) as tasks:
+        async with background_services(runtime, EVERYTHING) as tasks:
             return await run_until_stopped(
                 stop, server, tasks, lambda port: on_started(display_url(settings, port), admin)
             )
@@ -214,9 +215,9 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
                     background_services(runtime, ("scheduler",))
                 )
         elif name == "sender":
-            from services.sender.campaign_listener import campaign_listener
+            from postlog.supervisor import background_services
 
-            tasks = await stack.enter_async_context(campaign_listener(settings))
+            tasks = await stack.enter_async_context(background_services(runtime, ("sender",)))
         else:
             from postlog.supervisor import background_services
 

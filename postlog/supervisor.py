@@ -1,10 +1,11 @@
-"""Runs the background services of a process (relay, projector, scheduler) as supervised tasks."""
+"""Runs the background services of a process (relay, projector, scheduler, sender) as supervised
+tasks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Literal
 
@@ -17,7 +18,8 @@ from services.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-Component = Literal["relay", "projector", "scheduler"]
+Component = Literal["relay", "projector", "scheduler", "sender"]
+EVERYTHING: tuple[Component, ...] = ("relay", "projector", "scheduler", "sender")
 
 
 @asynccontextmanager
@@ -39,17 +41,38 @@ async def background_services(
         from services.command_api.campaigns.scheduled import start_scheduled
         from services.sender.scheduler import CampaignScheduler
 
-        start = partial(start_scheduled, runtime.pool, metrics=runtime.metrics)
+        start = partial(start_scheduled, runtime.pool, metrics=runtime.metrics,
+                        live=runtime.live_settings)
         scheduler = CampaignScheduler(runtime.pool, start, runtime.settings.scheduler_interval)
         tasks.append(asyncio.create_task(scheduler.run(stop), name="scheduler"))
-    try:
-        yield tasks
-    finally:
-        stop.set()
-        done, pending = await asyncio.wait(tasks, timeout=10)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("background_service_failed", task=task.get_name(),
-                          error=repr(task.exception()))
+    async with AsyncExitStack() as stack:
+        if "sender" in components:
+            tasks.extend(await stack.enter_async_context(_sender(runtime)))
+        try:
+            yield tasks
+        finally:
+            stop.set()
+            await stack.aclose()  # the sender finishes its in-flight messages first
+            await _wait(tasks)
+
+
+def _sender(runtime: Runtime) -> AbstractAsyncContextManager[list[asyncio.Task[None]]]:
+    """The sender, given the campaign commands it runs (finish, pause) by this root."""
+    from services.command_api.campaigns.sending import finish_sent, pause_sending
+    from services.sender.service import sender_service
+
+    return sender_service(
+        runtime, finish=partial(finish_sent, runtime.pool, metrics=runtime.metrics),
+        pause=partial(pause_sending, runtime.pool, metrics=runtime.metrics))
+
+
+async def _wait(tasks: list[asyncio.Task[None]]) -> None:
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=10)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background_service_failed", task=task.get_name(),
+                      error=repr(task.exception()))

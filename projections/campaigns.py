@@ -3,8 +3,9 @@
 ``campaign_lists`` keeps each list's id and name as the campaign last saw them, so a campaign
 still names its lists after they are deleted. ``views``, ``clicks`` and ``bounces`` are counters
 on the campaign row (0 until tracking records events), so reads never count over big tables.
-``to_send`` and ``max_subscriber_id`` come from the launch events; ``sent`` will move with the
-sender's progress events.
+``to_send`` and ``max_subscriber_id`` come from the launch events; ``sent`` counts the
+deliveries the sender recorded (``delivery.progress``), which also move ``updated_at`` as
+listmonk's sending does (``running/stats`` derives ``net_rate`` from it).
 
 Like listmonk, deleting a template moves the campaigns that used it to the default template
 named in ``template.deleted`` (and clears it as their archive template).
@@ -29,6 +30,7 @@ from events.campaigns import (
     CampaignUnscheduled,
     CampaignUpdated,
 )
+from events.deliveries import DeliveryProgress
 from events.store import RecordedEvent
 from events.templates import TemplateDeleted
 from projections.base import Statement, Tables
@@ -49,7 +51,7 @@ class CampaignsProjection:
     """Campaigns by id: what ``GET /api/campaigns`` and the scheduler read."""
 
     name = "campaigns"
-    categories: tuple[str, ...] = ("campaign", "template")
+    categories: tuple[str, ...] = ("campaign", "template", "delivery")
     tables: tuple[str, ...] = (CAMPAIGNS, CAMPAIGN_LISTS)
     # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware).
     applied_on_frozen_streams = frozenset({"campaign.deleted"})
@@ -108,6 +110,8 @@ class CampaignsProjection:
 
     def apply(self, event: RecordedEvent, t: Tables) -> list[Statement]:
         camps, lists = t[CAMPAIGNS], t[CAMPAIGN_LISTS]
+        if event.category == "delivery" and event.type != "delivery.progress":
+            return []  # claims and completions: many, and nothing to show here
         e = event.decode()
         if isinstance(e, CampaignCreated):
             columns = ("id", "uuid", "type", "status", *_CONTENT_COLUMNS, "created_at",
@@ -148,6 +152,12 @@ class CampaignsProjection:
             return [(sql.SQL("DELETE FROM {} WHERE id = %s").format(camps), (e.campaign_id,)),
                     (sql.SQL("DELETE FROM {} WHERE campaign_id = %s").format(lists),
                      (e.campaign_id,))]
+        if isinstance(e, DeliveryProgress):
+            if not e.delivered:
+                return []
+            return [(sql.SQL("UPDATE {} SET sent = sent + %s, updated_at = GREATEST(updated_at,"
+                             " %s) WHERE id = %s").format(camps),
+                     (len(e.delivered), e.at, e.campaign_id))]
         if isinstance(e, TemplateDeleted):
             return [
                 (sql.SQL("UPDATE {} SET template_id = %s WHERE template_id = %s").format(camps),

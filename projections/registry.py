@@ -23,14 +23,17 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
     from events.crypto import master_key_from
     from projections.bounces import BouncesProjection
     from projections.campaigns import CampaignsProjection
+    from projections.deliveries import DeliveriesProjection
     from projections.lists import ListsProjection
+    from projections.settings import SettingsProjection
     from projections.subscriber_counts import SubscriberCountsProjection
     from projections.subscribers import SubscribersProjection
     from projections.templates import TemplatesProjection
 
     master_key = master_key_from(settings.master_key) if settings is not None else None
     return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection(),
-            CampaignsProjection(), SubscriberCountsProjection(), BouncesProjection(master_key)]
+            CampaignsProjection(), SubscriberCountsProjection(), BouncesProjection(master_key),
+            SettingsProjection(), DeliveriesProjection(master_key)]
 
 
 def projection_by_name(name: str, settings: Settings | None = None) -> Projection:

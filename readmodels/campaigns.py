@@ -141,13 +141,16 @@ async def running_stats(
 ) -> list[dict[str, Any]]:
     """Progress of the running campaigns (of ``ids`` when given), listmonk's ``CampaignStats``.
 
-    ``net_rate`` is messages per minute since the start; ``rate`` (the live rate over the last
-    minute) is reported by the sender, 0 until it does.
+    ``net_rate`` is messages per minute since the start; ``rate`` the messages delivered over
+    the last minute (``readmodel.delivery_rates``, kept by the deliveries projection).
     """
     query = sql.SQL(
-        "SELECT id, status, to_send, sent, started_at, updated_at FROM {}"
-        " WHERE status = 'running' AND (cardinality(%s::bigint[]) = 0 OR id = ANY(%s))"
-        " ORDER BY id").format(CAMPAIGNS)
+        "SELECT c.id, c.status, c.to_send, c.sent, c.started_at, c.updated_at,"
+        " COALESCE((SELECT sum(r.sent) FROM {rates} r WHERE r.campaign_id = c.id"
+        " AND r.second > now() - interval '1 minute'), 0) AS rate FROM {camps} c"
+        " WHERE c.status = 'running' AND (cardinality(%s::bigint[]) = 0 OR c.id = ANY(%s))"
+        " ORDER BY c.id").format(camps=CAMPAIGNS,
+                                 rates=sql.Identifier("readmodel", "delivery_rates"))
     async with pool.connection() as conn:
         cur = await conn.cursor(row_factory=dict_row).execute(query, (ids, ids))
         rows = await cur.fetchall()
@@ -164,7 +167,7 @@ def _stats(row: dict[str, Any]) -> dict[str, Any]:
             net_rate = row["sent"]
     return {"id": row["id"], "status": row["status"], "to_send": row["to_send"],
             "sent": row["sent"], "started_at": _time(started), "updated_at": _time(updated),
-            "rate": 0, "net_rate": net_rate}
+            "rate": int(row.get("rate") or 0), "net_rate": net_rate}
 
 
 async def ids_matching(conn: psycopg.AsyncConnection[Any], search: str) -> list[int]:

@@ -13,6 +13,7 @@ from kernel.db import open_pool
 from kernel.metrics import Metrics
 from kernel.settings import Settings
 from projections.waiter import ProjectionWaiter
+from services.live_settings import LiveSettings
 
 
 @dataclass
@@ -24,6 +25,9 @@ class Runtime:
     read_pool: AsyncConnectionPool[Any]
     waiter: ProjectionWaiter
     metrics: Metrics
+    # The application settings in force (listmonk's /api/settings), secrets opened, kept
+    # current without a restart; loaded on first use (``await live_settings.get()``).
+    live_settings: LiveSettings
 
 
 @asynccontextmanager
@@ -33,6 +37,7 @@ async def open_runtime(
     pool = await open_pool(settings, name="command")
     read_pool = await open_pool(settings, name="query", read_only=True)
     waiter = ProjectionWaiter(pool, settings.read_your_writes_timeout)
+    live_settings = LiveSettings(pool, settings)
     try:
         yield Runtime(
             settings=settings,
@@ -40,8 +45,10 @@ async def open_runtime(
             read_pool=read_pool,
             waiter=waiter,
             metrics=metrics or Metrics(),
+            live_settings=live_settings,
         )
     finally:
+        await live_settings.close()  # its LISTEN connection and poll
         await waiter.close()  # its LISTEN connection
         await read_pool.close()
         await pool.close()

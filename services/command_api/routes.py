@@ -18,6 +18,7 @@ from services.command_api.campaigns.routes import (
     update_status,
 )
 from services.command_api.campaigns.send_test import send_campaign_test
+from services.command_api.deliveries.routes import retry_campaign_deliveries
 from services.command_api.imports.routes import import_subscribers, stop_import
 from services.command_api.lists.routes import create_list, delete_list, delete_lists, update_list
 from services.command_api.public.subscribe import public_subscription, subscription_form
@@ -26,6 +27,12 @@ from services.command_api.public.subscriber_pages import (
     export_data,
     unsubscribe,
     wipe_data,
+)
+from services.command_api.settings.routes import (
+    reload_app,
+    send_smtp_test,
+    update_setting,
+    update_settings,
 )
 from services.command_api.subscribers.bounces import delete_subscriber_bounces
 from services.command_api.subscribers.bulk import (
@@ -101,8 +108,14 @@ COMMAND_ROUTES: tuple[Route, ...] = (
     Route(update_status, needs("campaigns:send", per_list="manage")),
     Route(preview_campaign_body, needs("campaigns:get_all", "campaigns:get", per_list="get")),
     Route(preview_campaign_text, needs("campaigns:get", per_list="get")),
+    Route(retry_campaign_deliveries, CAMPAIGNS_MANAGE),
     # transactional messages
     Route(send_tx, needs("tx:send")),
+    # settings
+    Route(update_settings, needs("settings:manage")),
+    Route(update_setting, needs("settings:manage")),
+    Route(send_smtp_test, needs("settings:manage")),
+    Route(reload_app, needs("settings:manage")),
     # public pages and sign-up: no credentials
     Route(public_subscription, PUBLIC),
     Route(subscription_form, PUBLIC),

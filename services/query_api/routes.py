@@ -17,9 +17,11 @@ from services.query_api.campaigns.routes import (
     get_campaigns,
     get_running_stats,
 )
+from services.query_api.deliveries.routes import get_campaign_deliveries
 from services.query_api.imports import import_logs, import_status
 from services.query_api.lists.routes import get_list, get_lists, get_public_lists
 from services.query_api.public.routes import optin, subscription, subscription_form
+from services.query_api.settings.routes import get_settings
 from services.query_api.subscribers.by_id import get_subscriber
 from services.query_api.subscribers.routes import (
     export_subscriber_data,
@@ -61,8 +63,11 @@ QUERY_ROUTES: tuple[Route, ...] = (
     Route(get_campaigns, CAMPAIGNS_GET),
     Route(get_campaign, CAMPAIGNS_GET),
     Route(get_running_stats, CAMPAIGNS_GET),
+    Route(get_campaign_deliveries, CAMPAIGNS_GET),
     Route(preview_campaign, CAMPAIGNS_GET),
     Route(get_analytics, needs("campaigns:get_analytics")),
+    # settings
+    Route(get_settings, needs("settings:get")),
     # public pages: no credentials
     Route(get_public_lists, PUBLIC),
     Route(subscription_form, PUBLIC),

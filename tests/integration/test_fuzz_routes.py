@@ -125,6 +125,46 @@ TX = {"subscriber_emails": kind("strings"), "subscriber_ids": kind("ids"),
       "data": kind("json"), "from_email": kind("email"), "headers": kind("headers"),
       "content_type": enum("html", "plain", "markdown"), "messenger": enum("email"),
       "subject": kind("text"), "altbody": kind("text")}
+SMTP_SERVER = {"name": kind("text"), "uuid": enum("", str(uuid.uuid4())), "enabled": kind("bool"),
+               "host": st.one_of(st.sampled_from(["127.0.0.1", "localhost", ""]), texts),
+               # closed ports: a test send is refused at once, never waits on a real service
+               "port": st.one_of(st.sampled_from([1, 9, 0, 70000]), st.just("25")),
+               "auth_protocol": enum("none", "login", "cram", "plain"),
+               "username": kind("text"), "password": enum("\u2022" * 8, "", "secret"),
+               "email_headers": kind("headers"), "max_conns": kind("int"),
+               "max_msg_retries": kind("int"), "msg_retry_delay": enum("10ms", "1s", "x"),
+               "idle_timeout": enum("15s", "0", "1d"), "wait_timeout": enum("5s", "-1s"),
+               "tls_type": enum("none", "STARTTLS", "TLS"), "tls_skip_verify": kind("bool"),
+               "from_addresses": kind("strings")}
+SMTP_TEST = {**SMTP_SERVER, "email": kind("email")}
+SETTINGS = {"app.site_name": kind("text"), "app.root_url": kind("text"),
+            "app.from_email": kind("email"), "app.notify_emails": kind("strings"),
+            "app.concurrency": kind("int"), "app.message_rate": kind("int"),
+            "app.batch_size": kind("int"), "app.max_send_errors": kind("int"),
+            "app.message_sliding_window": kind("bool"),
+            "app.message_sliding_window_duration": enum("1h", "30m", "1d", ""),
+            "app.cache_slow_queries": kind("bool"),
+            "app.cache_slow_queries_interval": enum("0 3 * * *", "@daily", "61 * * * *"),
+            "privacy.domain_blocklist": kind("strings"),
+            "privacy.individual_tracking": kind("bool"),
+            "security.trusted_urls": st.lists(enum("*", "https://example.org", "ftp://x"),
+                                              max_size=3),
+            "security.oidc": st.fixed_dictionaries({}, optional={
+                "enabled": kind("bool"), "client_secret": kind("text"),
+                "auto_create_users": kind("bool"), "default_user_role_id": kind("int")}),
+            "upload.extensions": kind("strings"),
+            "upload.s3.aws_secret_access_key": enum("\u2022" * 4, "", "key"),
+            "smtp": st.one_of(st.lists(st.fixed_dictionaries({}, optional=SMTP_SERVER),
+                                       max_size=3), json_values),
+            "messengers": st.lists(st.fixed_dictionaries({}, optional={
+                "name": kind("text"), "enabled": kind("bool"), "password": kind("text"),
+                "root_url": enum("https://sms.example.org", ""), "timeout": enum("5s", "x"),
+                "max_conns": kind("int")}), max_size=2),
+            "bounce.mailboxes": st.lists(st.fixed_dictionaries({}, optional={
+                "host": kind("text"), "port": kind("int"), "scan_interval": enum("15m", "1s"),
+                "password": kind("text")}), max_size=2),
+            "bounce.actions": kind("json"), "maintenance.db": kind("json"),
+            "appearance.admin.custom_css": kind("text")}
 PUBLIC = {"email": kind("email"), "name": kind("text"), "list_uuids": kind("strings"),
           "l": kind("strings"), "nonce": kind("text"), "manage": kind("bool"),
           "blocklist": kind("bool")}
@@ -139,6 +179,8 @@ ROUTE_FIELDS: list[tuple[str, dict[str, st.SearchStrategy[Any]]]] = [
     ("/api/templates", TEMPLATE),
     ("/api/campaigns", CAMPAIGN),
     ("/api/tx", TX),
+    ("/api/settings/smtp/test", SMTP_TEST),
+    ("/api/settings", SETTINGS),
     ("/api/public", PUBLIC),
     ("/subscription", PUBLIC),
 ]

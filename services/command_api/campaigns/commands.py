@@ -34,6 +34,8 @@ ONLY_ACTIVE_CANCEL = "Only active campaigns can be cancelled."
 # listmonk lets a client set ``finished`` from any status; postlog keeps the state machine.
 ONLY_RUNNING_FINISH = "Only running campaigns can be finished."
 NOT_DUE = "The campaign is not scheduled to start yet."
+NO_MESSENGER = ("Cannot start the campaign: its messenger {!r} is not enabled. Enable an SMTP"
+                " server (or the messenger) in the settings first.")
 
 
 class CampaignPatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +137,15 @@ class FinishCampaign(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
+class PauseSending(msgspec.Struct, frozen=True, kw_only=True):
+    """The sender pauses a running campaign for ``reason`` (too many failed deliveries, a
+    messenger that is not enabled, a template that does not compile)."""
+
+    campaign_id: int
+    reason: str
+    at: datetime
+
+
 class SetArchive(msgspec.Struct, frozen=True, kw_only=True):
     """``PUT /api/campaigns/:id/archive``: ``None`` keeps the template id and the metadata."""
 
@@ -152,6 +163,6 @@ class DeleteCampaign(msgspec.Struct, frozen=True, kw_only=True):
 
 
 CampaignCommand = (
-    CreateCampaign | UpdateCampaign | ChangeStatus | StartDue | FinishCampaign | SetArchive
-    | DeleteCampaign
+    CreateCampaign | UpdateCampaign | ChangeStatus | StartDue | FinishCampaign | PauseSending
+    | SetArchive | DeleteCampaign
 )

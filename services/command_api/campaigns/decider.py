@@ -49,6 +49,7 @@ from services.command_api.campaigns.commands import (
     CreateCampaign,
     DeleteCampaign,
     FinishCampaign,
+    PauseSending,
     SetArchive,
     StartDue,
     UpdateCampaign,
@@ -106,6 +107,11 @@ def decide(state: CampaignState, command: CampaignCommand) -> list[Event]:
         if state.status != "running":
             raise InvalidInput(ONLY_RUNNING_FINISH)
         return [CampaignFinished(campaign_id=state.campaign_id, at=command.at)]
+    if isinstance(command, PauseSending):
+        if state.status != "running":
+            raise InvalidInput(ONLY_ACTIVE_PAUSE)
+        return [CampaignPaused(campaign_id=state.campaign_id, reason=command.reason,
+                               at=command.at)]
     if isinstance(command, SetArchive):
         return [_archive(state, command)]
     assert isinstance(command, DeleteCampaign)

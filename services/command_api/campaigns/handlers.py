@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from events.campaigns import CampaignContent
+from events.campaigns import CampaignContent, CampaignResumed, CampaignStarted
 from events.messages import CampaignTestQueued, MessageContent, seal_content
 from events.messages import stream_id as message_stream
 from events.store import NO_STREAM, StreamAppend
@@ -32,10 +32,13 @@ from services.command_api.campaigns.audience import (
 from services.command_api.campaigns.binding import CampaignRequest
 from services.command_api.campaigns.commands import (
     CAMPAIGN_NOT_FOUND,
+    NO_MESSENGER,
     ChangeStatus,
     CreateCampaign,
     DeleteCampaign,
+    FinishCampaign,
     ListRef,
+    PauseSending,
     SetArchive,
     StartDue,
     UpdateCampaign,
@@ -47,6 +50,7 @@ from services.command_api.campaigns.decider import (
     stream_id,
 )
 from services.command_api.campaigns.lookups import CampaignLookups
+from services.command_api.campaigns.messengers import MessengerAvailability
 from services.command_api.erasure import SUBJECTS, subjects
 from services.command_api.store import EventStore, decide_on, decide_on_each
 from services.command_api.templates.decider import Active as ActiveTemplate
@@ -72,6 +76,8 @@ class NewCampaign:
     uuid: str
     default_from_email: str
     at: datetime
+    # The messengers a campaign may name now (the live settings'); ``email-*`` falls back.
+    messengers: tuple[str, ...] = ("email",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class CampaignEdit:
     request: CampaignRequest
     default_from_email: str
     at: datetime
+    messengers: tuple[str, ...] = ("email",)
 
 
 def _create_command(new: NewCampaign, campaign_id: int, lists: tuple[ListRef, ...],
@@ -94,7 +101,7 @@ def _create_command(new: NewCampaign, campaign_id: int, lists: tuple[ListRef, ..
         campaign_id=campaign_id, uuid=new.uuid,
         campaign_type="optin" if req.campaign_type == "optin" else "regular",
         patch=req.patch, list_ids=req.list_ids, lists=lists, template_id=template_id,
-        default_from_email=new.default_from_email, at=new.at)
+        default_from_email=new.default_from_email, messengers=new.messengers, at=new.at)
 
 
 async def create_campaign(new: NewCampaign, store: EventStore, lookups: CampaignLookups
@@ -128,7 +135,8 @@ async def update_campaign(edit: CampaignEdit, store: EventStore, lookups: Campai
                                                   state.content.template_id)
     command = UpdateCampaign(campaign_id=edit.campaign_id, patch=req.patch,
                              list_ids=req.list_ids, lists=lists, template_id=template_id,
-                             default_from_email=edit.default_from_email, at=edit.at)
+                             default_from_email=edit.default_from_email,
+                             messengers=edit.messengers, at=edit.at)
     events = campaign_decider.decide(state, command)
     if problem:
         raise InvalidInput(problem)
@@ -136,23 +144,28 @@ async def update_campaign(edit: CampaignEdit, store: EventStore, lookups: Campai
     return {"campaign_id": edit.campaign_id}
 
 
-async def change_status(command: ChangeStatus, store: EventStore, lookups: CampaignLookups
-                        ) -> dict[str, Any]:
+async def change_status(command: ChangeStatus, store: EventStore, lookups: CampaignLookups,
+                        messengers: MessengerAvailability | None = None) -> dict[str, Any]:
     """Move the campaign through listmonk's state machine; asking for ``running`` records
-    the audience the sender will deliver to."""
+    the audience the sender will deliver to, and is refused while the campaign's messenger
+    is not enabled (when ``messengers`` can tell)."""
     return await _stage_with_audience(command, store, lookups,
-                                       starts=command.status == "running")
+                                       starts=command.status == "running",
+                                       messengers=messengers)
 
 
-async def start_due(command: StartDue, store: EventStore, lookups: CampaignLookups
-                    ) -> dict[str, Any]:
+async def start_due(command: StartDue, store: EventStore, lookups: CampaignLookups,
+                    messengers: MessengerAvailability | None = None) -> dict[str, Any]:
     """The scheduler's start of a scheduled campaign whose ``send_at`` has passed; the
     decider refuses (409) a campaign that is not, or no longer, due."""
-    return await _stage_with_audience(command, store, lookups, starts=True)
+    return await _stage_with_audience(command, store, lookups, starts=True,
+                                       messengers=messengers)
 
 
 async def _stage_with_audience(command: ChangeStatus | StartDue, store: EventStore,
-                               lookups: CampaignLookups, *, starts: bool) -> dict[str, Any]:
+                               lookups: CampaignLookups, *, starts: bool,
+                               messengers: MessengerAvailability | None = None
+                               ) -> dict[str, Any]:
     """Stage the events of a command that may start the campaign, with the audience counted
     on the very state it is decided on (so a retry after a version conflict counts again)."""
     sid = stream_id(command.campaign_id)
@@ -160,7 +173,24 @@ async def _stage_with_audience(command: ChangeStatus | StartDue, store: EventSto
     if starts and isinstance(state, Live):
         audience = await compute_audience(store, lookups, state)
         command = msgspec.structs.replace(command, audience=audience)
-    store.append(StreamAppend(sid, version, campaign_decider.decide(state, command)))
+    events = campaign_decider.decide(state, command)
+    for event in events:
+        if isinstance(event, CampaignStarted | CampaignResumed) and messengers is not None \
+                and event.messenger not in await messengers.enabled_messengers():
+            raise InvalidInput(NO_MESSENGER.format(event.messenger))
+    store.append(StreamAppend(sid, version, events))
+    return {"campaign_id": command.campaign_id}
+
+
+async def finish_campaign(command: FinishCampaign, store: EventStore) -> dict[str, Any]:
+    """The sender delivered (or recorded as failed) every recipient of a running campaign."""
+    await decide_on(store, stream_id(command.campaign_id), campaign_decider, command)
+    return {"campaign_id": command.campaign_id}
+
+
+async def pause_sending(command: PauseSending, store: EventStore) -> dict[str, Any]:
+    """The sender pauses a running campaign it cannot go on with, saying why."""
+    await decide_on(store, stream_id(command.campaign_id), campaign_decider, command)
     return {"campaign_id": command.campaign_id}
 
 

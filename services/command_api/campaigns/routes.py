@@ -32,6 +32,7 @@ from services.command_api.campaigns.commands import ChangeStatus, DeleteCampaign
 from services.command_api.campaigns.content import normalize_slug
 from services.command_api.campaigns.decider import stream_id
 from services.command_api.campaigns.lookups import LOOKUPS
+from services.command_api.campaigns.messengers import enabled_messengers, messengers_port
 from services.command_api.context import command_context
 from services.command_api.executor import execute_handler
 from services.command_api.respond import answer, run_handler
@@ -46,6 +47,11 @@ AnyRequest = Request[Any, Any, Any]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _messengers(runtime: Runtime) -> tuple[str, ...]:
+    """The messengers a campaign may name now: ``email`` and those the settings enable."""
+    return tuple(dict.fromkeys(["email", *enabled_messengers(await runtime.live_settings.get())]))
 
 
 async def _json_body(request: AnyRequest, form_fields: tuple[str, ...] = ()) -> bytes:
@@ -63,7 +69,8 @@ async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     """Create a draft campaign with listmonk's defaults for what the request leaves out."""
     new = handlers.NewCampaign(request=campaign_request(await _json_body(request)),
                                uuid=str(uuid.uuid4()),
-                               default_from_email=runtime.settings.from_email, at=_now())
+                               default_from_email=runtime.settings.from_email, at=_now(),
+                               messengers=await _messengers(runtime))
     ctx = await command_context(request)
     outcome = await execute_handler(runtime.pool, ctx,
                                     partial(handlers.create_campaign, new), ports=LOOKUPS)
@@ -113,7 +120,8 @@ async def update_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     target = path_id(campaign_id)
     edit = handlers.CampaignEdit(campaign_id=target,
                                  request=campaign_request(await _json_body(request)),
-                                 default_from_email=runtime.settings.from_email, at=_now())
+                                 default_from_email=runtime.settings.from_email, at=_now(),
+                                 messengers=await _messengers(runtime))
     return await _run(request, runtime, target, partial(handlers.update_campaign, edit))
 
 
@@ -126,7 +134,10 @@ async def update_status(request: AnyRequest, runtime: NamedDependency[Runtime],
     target = path_id(campaign_id)
     status = status_request(await _json_body(request, ("status",)))
     command = ChangeStatus(campaign_id=target, status=status, at=_now())
-    return await _run(request, runtime, target, partial(handlers.change_status, command))
+    return await run_handler(request, runtime, partial(handlers.change_status, command),
+                             PROJECTIONS, lambda: fetch_campaign(runtime.read_pool, target),
+                             ports={**LOOKUPS,
+                                    "messengers": messengers_port(runtime.live_settings)})
 
 
 @put("/api/campaigns/{campaign_id:str}/archive", guards=[require_auth],

@@ -15,7 +15,9 @@ from kernel.metrics import Metrics
 from services.command_api.campaigns import handlers
 from services.command_api.campaigns.commands import StartDue
 from services.command_api.campaigns.lookups import LOOKUPS
+from services.command_api.campaigns.messengers import messengers_port
 from services.command_api.executor import CommandContext, execute_handler
+from services.live_settings import LiveSettings
 
 log = structlog.get_logger(__name__)
 
@@ -23,13 +25,15 @@ ACTOR = "system:scheduler"
 
 
 async def start_scheduled(pool: AsyncConnectionPool[Any], campaign_id: int, now: datetime,
-                    metrics: Metrics | None = None) -> bool:
-    """Start one due campaign; ``False`` if it was not (or no longer) due."""
+                    metrics: Metrics | None = None, live: LiveSettings | None = None) -> bool:
+    """Start one due campaign; ``False`` if it was not (or no longer) due, or if its
+    messenger is not enabled in ``live`` settings (it stays scheduled)."""
     ctx = CommandContext(actor=ACTOR, correlation_id=f"scheduler:campaign-{campaign_id}")
     command = StartDue(campaign_id=campaign_id, at=now)
+    ports = {**LOOKUPS, "messengers": messengers_port(live)} if live is not None else LOOKUPS
     try:
         outcome = await execute_handler(pool, ctx,
-                                        partial(handlers.start_due, command), ports=LOOKUPS)
+                                        partial(handlers.start_due, command), ports=ports)
     except DomainError as refused:
         log.info("scheduled_campaign_skipped", campaign_id=campaign_id, reason=refused.message)
         return False

@@ -1,0 +1,1 @@
+"""Commands on campaign deliveries: sending the failed ones again."""

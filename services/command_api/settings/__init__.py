@@ -1,0 +1,1 @@
+"""Application settings on the command side: binding, listmonk's rules, secrets, decider, routes."""

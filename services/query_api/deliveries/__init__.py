@@ -1,0 +1,1 @@
+"""GET endpoints of campaign delivery records."""

@@ -1,0 +1,1 @@
+"""Application settings on the query side."""
