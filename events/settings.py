@@ -56,6 +56,9 @@ class SMTPServer(msgspec.Struct, frozen=True, kw_only=True):
     tls_type: str = "STARTTLS"  # none | STARTTLS | TLS
     tls_skip_verify: bool = False
     from_addresses: list[str] = []
+    # postlog's own: messages a second through this server at most, 0 for no limit (listmonk
+    # has no per-server limit; a provider's quota is usually per server).
+    message_rate: float = 0.0
 
 
 class PostbackMessenger(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +73,8 @@ class PostbackMessenger(msgspec.Struct, frozen=True, kw_only=True):
     max_conns: int = 25
     timeout: str = "5s"
     max_msg_retries: int = 2
+    # postlog's own: messages a second through this messenger at most, 0 for no limit.
+    message_rate: float = 0.0
 
 
 class BounceMailbox(msgspec.Struct, frozen=True, kw_only=True):

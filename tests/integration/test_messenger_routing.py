@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from events.settings import PostbackMessenger
+from events.settings import PostbackMessenger, SMTPServer
 from services.sender.messengers.inflight import MessengerClosed
 from services.sender.messengers.postback import HTTPPostback
 from services.sender.messengers.registry import (
@@ -174,3 +174,15 @@ async def test_an_unchanged_server_keeps_its_connections(messengers: Messengers)
 
         assert a.recorder.connections == 1
         assert a.recorder.open_connections == 1
+
+
+def test_the_settings_give_each_server_and_postback_its_rate() -> None:
+    """``message_rate`` (postlog's own setting, 0 = no limit) limits a server or postback
+    messenger; a rate given to the registry overrides it."""
+    server = SMTPServer(name="email-a", uuid="srv-a", host="h", message_rate=5.0)
+    postback = PostbackMessenger(name="hook", root_url="http://h", message_rate=2.5)
+    assert RateLimits().for_server(server) == 5.0
+    assert RateLimits().for_postback(postback) == 2.5
+    assert RateLimits().for_server(SMTPServer(host="h")) == 0.0
+    overridden = RateLimits(messengers={"hook": 9.0}, servers={"srv-a": 7.0})
+    assert (overridden.for_server(server), overridden.for_postback(postback)) == (7.0, 9.0)

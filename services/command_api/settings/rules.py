@@ -97,6 +97,7 @@ def smtp_server(x: SMTPServer, field: str, names: set[str]) -> SMTPServer:
     _port(x.port, f"{at}port")
     _at_least(x.max_conns, 1, f"{at}max_conns")
     _at_least(x.max_msg_retries, 0, f"{at}max_msg_retries")
+    _rate(x.message_rate, f"{at}message_rate")
     for key in ("msg_retry_delay", "idle_timeout", "wait_timeout"):
         duration_seconds(getattr(x, key), f"{at}{key}")
     _one_of(x.auth_protocol, SMTP_AUTH, f"{at}auth_protocol")
@@ -134,6 +135,7 @@ def _messenger(i: int, x: PostbackMessenger, names: set[str]) -> PostbackMesseng
         _http_url(x.root_url.strip(), f"{field}.root_url")
     _at_least(x.max_conns, 1, f"{field}.max_conns")
     _at_least(x.max_msg_retries, 0, f"{field}.max_msg_retries")
+    _rate(x.message_rate, f"{field}.message_rate")
     duration_seconds(x.timeout, f"{field}.timeout")
     return msgspec.structs.replace(x, name=name, root_url=x.root_url.strip())
 
@@ -212,6 +214,11 @@ def duration_seconds(text: str, field: str) -> float:
         raise invalid(field, f"{text!r} is not a duration such as 5s, 10m or 1h")
     sign = -1.0 if value.startswith("-") else 1.0
     return sign * sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+
+
+def _rate(value: float, field: str) -> None:
+    if not 0 <= value <= 1_000_000:
+        raise invalid(field, "must be between 0 (no limit) and 1000000 messages a second")
 
 
 def _at_least(value: int, low: int, field: str) -> None:

@@ -45,7 +45,8 @@ class UnknownMessenger(LookupError):
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Messages a second per messenger name and per SMTP server (uuid or name)."""
+    """Messages a second per messenger name and per SMTP server (uuid or name), overriding
+    the ``message_rate`` each server and postback messenger has in the settings."""
 
     messengers: Mapping[str, float] = field(default_factory=dict)
     servers: Mapping[str, float] = field(default_factory=dict)
@@ -54,7 +55,10 @@ class RateLimits:
         for key in (server.uuid, server.name):
             if key and key in self.servers:
                 return self.servers[key]
-        return 0.0
+        return server.message_rate
+
+    def for_postback(self, config: PostbackMessenger) -> float:
+        return self.messengers.get(config.name, config.message_rate)
 
 
 def messenger_name(server: SMTPServer) -> str:
@@ -137,7 +141,7 @@ class Messengers:
         for config in postbacks:
             if not config.enabled or not self._claim(by_name, config.name, "postback"):
                 continue
-            rate = self.rates.messengers.get(config.name, 0.0)
+            rate = self.rates.for_postback(config)
             key = _key(config, rate)
             postback = old_postbacks.get(key) or HTTPPostback(
                 config, limiter=self._limiter(config.name),
