@@ -118,13 +118,14 @@ def _up(settings: Settings) -> int:
                            purpose="postlog up") as (resolved, started), \
             publish_urls(resolved, started):
 
-        def banner(url: str, admin: Any) -> None:
-            print(_banner(resolved, started, url, admin), flush=True)
+        def banner(url: str, admin: Any, app_settings: Any) -> None:
+            print(_banner(resolved, started, url, admin, app_settings), flush=True)
 
         return run_async(up(resolved, banner))
 
 
-def _banner(settings: Settings, started: dict[str, str], url: str, admin: Any) -> str:
+def _banner(settings: Settings, started: dict[str, str], url: str, admin: Any,
+            app_settings: Any = None) -> str:
     data_dir = settings.data_dir.resolve()
     lines = [
         f"postlog is running at {url}",
@@ -144,8 +145,35 @@ def _banner(settings: Settings, started: dict[str, str], url: str, admin: Any) -
     for key, (name, path) in where.items():
         source = f"embedded, data in {path}" if key in started else "configured URL"
         lines.append(f"  {name + ':':15} {source}")
+    if app_settings is not None:
+        lines.extend(mail_lines(app_settings))
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
+
+
+# listmonk's example servers, which a fresh install carries until someone sets real ones.
+PLACEHOLDER_HOSTS = frozenset({"smtp.yoursite.com", "smtp.gmail.com"})
+
+
+def mail_lines(app_settings: Any) -> list[str]:
+    """Where mail goes, for the banner: the enabled SMTP servers and postback messengers, and
+    a warning when none is a real server (listmonk's example host, or nothing enabled)."""
+    servers = [s for s in app_settings.smtp if s.enabled]
+    postbacks = [m for m in app_settings.messengers if m.enabled]
+    lines = []
+    for server in servers:
+        tls = {"TLS": "TLS", "STARTTLS": "STARTTLS"}.get(server.tls_type, "no TLS")
+        example = "   (listmonk's example host)" if server.host in PLACEHOLDER_HOSTS else ""
+        lines.append(f"  {'mail (SMTP):':15} {server.host}:{server.port}, {tls}{example}")
+    for postback in postbacks:
+        lines.append(f"  {'mail (postback):':15} {postback.name} -> {postback.root_url}")
+    if not servers and not postbacks:
+        lines.append(f"  {'mail:':15} no SMTP server or messenger is enabled: campaigns cannot"
+                     " start until one is (PUT /api/settings, `smtp`)")
+    elif not postbacks and all(s.host in PLACEHOLDER_HOSTS for s in servers):
+        lines.append(f"  {'mail:':15} not set up yet: sending fails until `smtp` names a real"
+                     " server (PUT /api/settings; POST /api/settings/smtp/test checks it)")
+    return lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ import structlog
 import uvicorn
 from litestar import Litestar
 
+from events.settings import AppSettings
 from kernel.nats import connect, ensure_stream
 from kernel.settings import Settings
 from postlog.app import AppPart, create_app
@@ -148,12 +149,13 @@ async def ensure_nats_stream(settings: Settings) -> None:
         await nc.close()
 
 
-async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
+async def up(settings: Settings, on_started: Callable[[str, Any, AppSettings], None]) -> int:
     """Everything in one process: both APIs on one port, the relay, the projector, the
     scheduler and the sender.
 
-    ``on_started(url, admin)`` is called once the port accepts connections, with the admin
-    credentials from ``services.auth.users.ensure_admin``.
+    ``on_started(url, admin, app_settings)`` is called once the port accepts connections, with
+    the admin credentials (``services.command_api.users.handlers.ensure_admin``) and the
+    settings in force (where mail goes).
     """
     from postlog.supervisor import EVERYTHING, background_services
     from services.command_api.templates.seed import ensure_default_templates
@@ -170,9 +172,10 @@ async def up(settings: Settings, on_started: Callable[[str, Any], None]) -> int:
         await ensure_default_templates(runtime.pool)
         server = http_server(create_app(runtime), settings)
         async with background_services(runtime, EVERYTHING) as tasks:
+            mail = await runtime.live_settings.get()
             return await run_until_stopped(
-                stop, server, tasks, lambda port: on_started(display_url(settings, port), admin)
-            )
+                stop, server, tasks,
+                lambda port: on_started(display_url(settings, port), admin, mail))
 
 
 def display_url(settings: Settings, port: int | None) -> str:
