@@ -13,7 +13,6 @@ from typing import Any
 from litestar import Request, Response
 
 from gotemplate import TemplateError
-from kernel.settings import Settings
 from readmodels.campaigns import campaign_for_preview
 from services.http.binding import form_values
 from services.http.errors import APIError
@@ -40,12 +39,13 @@ _FORM_FIELDS = ("content_type", "body", "template_id")
 
 # --- templates ---------------------------------------------------------------------------------
 
-def html_response(settings: Settings, template_type: str, body: str, subject: str,
+def html_response(root_url: str, template_type: str, body: str, subject: str,
                   check_placeholder: bool = False) -> Response[str]:
-    """A preview rendered with dummy data as ``text/html``; bad templates are 400s."""
+    """A preview rendered with dummy data as ``text/html`` (links under ``root_url``, the
+    settings' ``app.root_url``); bad templates are 400s."""
     if check_placeholder and template_type == "campaign" and not has_content_tag(body):
         raise APIError(400, MISSING_PLACEHOLDER)
-    html = preview(template_type, body, subject, settings.root_url)
+    html = preview(template_type, body, subject, root_url)
     return Response(content=html, status_code=200, media_type=HTML_MEDIA_TYPE)
 
 
@@ -116,6 +116,6 @@ async def posted_campaign_preview(request: Request[Any, Any, Any], runtime: Runt
         template_id = 0
     row = await campaign_row(runtime, target, template_id)
     row.update(content_type=content_type, body=values.get("body", ""))
-    return render_campaign_preview(row, runtime.settings.root_url)
+    return render_campaign_preview(row, (await runtime.live_settings.get()).app_root_url)
 
 

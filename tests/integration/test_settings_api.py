@@ -289,3 +289,23 @@ async def test_smtp_test_sends_through_a_saved_server_with_its_masked_password(
             unknown = await api.post("/api/settings/smtp/test", json={
                 **shown, "uuid": "", "email": "check@example.org"})
             assert unknown.status_code == 400 and "password" in unknown.json()["message"]
+
+
+async def test_new_campaigns_and_previews_use_the_settings_from_and_root_url(
+        stack: SettingsStack) -> None:
+    """``app.from_email`` is the From of a campaign created without one, and ``app.root_url``
+    the base of the links a preview renders, as soon as a PUT changes them."""
+    body = await get_settings(stack)
+    body["app.from_email"] = "Our News <news@lists.example.org>"
+    body["app.root_url"] = "https://news.example.org"
+    assert (await put_settings(stack, body)).status_code == 200
+    async with stack.client() as api:
+        listed = (await api.post("/api/lists", json={"name": "from-test"})).json()["data"]
+        created = await api.post("/api/campaigns", json={
+            "name": "c", "subject": "s", "lists": [listed["id"]],
+            "body": '<a href="{{ UnsubscribeURL }}">unsubscribe</a>'})
+        assert created.status_code == 200, created.text
+        campaign = created.json()["data"]
+        assert campaign["from_email"] == "Our News <news@lists.example.org>"
+        preview = await api.get(f"/api/campaigns/{campaign['id']}/preview")
+        assert "https://news.example.org/subscription/" in preview.text

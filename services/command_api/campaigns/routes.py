@@ -49,6 +49,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _from_email(runtime: Runtime) -> str:
+    """The From of a campaign created without one: the settings' ``app.from_email``."""
+    return (await runtime.live_settings.get()).app_from_email
+
+
 async def _messengers(runtime: Runtime) -> tuple[str, ...]:
     """The messengers a campaign may name now: ``email`` and those the settings enable."""
     return tuple(dict.fromkeys(["email", *enabled_messengers(await runtime.live_settings.get())]))
@@ -69,7 +74,7 @@ async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     """Create a draft campaign with listmonk's defaults for what the request leaves out."""
     new = handlers.NewCampaign(request=campaign_request(await _json_body(request)),
                                uuid=str(uuid.uuid4()),
-                               default_from_email=runtime.settings.from_email, at=_now(),
+                               default_from_email=await _from_email(runtime), at=_now(),
                                messengers=await _messengers(runtime))
     ctx = await command_context(request)
     outcome = await execute_handler(runtime.pool, ctx,
@@ -120,7 +125,7 @@ async def update_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     target = path_id(campaign_id)
     edit = handlers.CampaignEdit(campaign_id=target,
                                  request=campaign_request(await _json_body(request)),
-                                 default_from_email=runtime.settings.from_email, at=_now(),
+                                 default_from_email=await _from_email(runtime), at=_now(),
                                  messengers=await _messengers(runtime))
     return await _run(request, runtime, target, partial(handlers.update_campaign, edit))
 

@@ -54,10 +54,11 @@ async def send_campaign_test(request: AnyRequest, runtime: NamedDependency[Runti
     req = campaign_request(body)
     emails = _emails(body)
     _, by_email = await find_subscribers(runtime.read_pool, (), emails)
+    app = await runtime.live_settings.get()
     test = handlers.CampaignTest(
         campaign_id=target, request=req, emails=tuple(emails),
         subscribers=tuple(by_email[e] for e in dict.fromkeys(emails) if e in by_email),
-        default_from_email=runtime.settings.from_email, root_url=runtime.settings.root_url,
+        default_from_email=app.app_from_email, root_url=app.app_root_url,
         at=datetime.now(UTC))
     return await run_handler(request, runtime, partial(handlers.send_test, test),
                              (), ports=LOOKUPS)

@@ -118,4 +118,5 @@ async def preview_template_body(
 ) -> Response[str]:
     """Render a posted body (``template_type``, ``body``) with dummy data, as raw HTML."""
     template_type, body = await preview_form(request)
-    return html_response(runtime.settings, template_type, body, "", check_placeholder=True)
+    root_url = (await runtime.live_settings.get()).app_root_url
+    return html_response(root_url, template_type, body, "", check_placeholder=True)

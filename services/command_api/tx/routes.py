@@ -92,7 +92,8 @@ async def render_messages(runtime: Runtime, req: TxRequest) -> handlers.Rendered
 async def send_tx(request: AnyRequest, runtime: NamedDependency[Runtime]) -> Response[bytes]:
     """Render the message for every recipient and queue it for delivery."""
     settings = runtime.settings
-    req = validate(await read_request(request), default_from_email=settings.from_email)
+    app = await runtime.live_settings.get()
+    req = validate(await read_request(request), default_from_email=app.app_from_email)
     rendered = await render_messages(runtime, req)
     ctx = await command_context(request)
     outcome = await execute_handler(

@@ -23,4 +23,4 @@ async def preview_campaign(
 ) -> Response[str]:
     template_id = max(go_atoi(request.query_params.get("template_id")) or 0, 0)
     row = await campaign_row(runtime, path_id(campaign_id), template_id)
-    return render_campaign_preview(row, runtime.settings.root_url)
+    return render_campaign_preview(row, (await runtime.live_settings.get()).app_root_url)

@@ -48,5 +48,5 @@ async def preview_template(
     found = await fetch_template(runtime.read_pool, path_id(template_id))
     if found is None:
         raise APIError(404, TEMPLATE_NOT_FOUND)
-    return html_response(runtime.settings, found["type"], found.get("body", ""),
-                         found["subject"])
+    root_url = (await runtime.live_settings.get()).app_root_url
+    return html_response(root_url, found["type"], found.get("body", ""), found["subject"])
