@@ -35,6 +35,13 @@ from events.deliveries import (
 )
 from events.imports import ImportFailed, ImportFinished, ImportStarted, ImportStopped
 from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.message_deliveries import (
+    MessageDelivered,
+    MessageFailed,
+    MessageSkipped,
+    NotificationQueued,
+    OptinQueued,
+)
 from events.messages import CampaignTestQueued, TxMessageQueued
 from events.settings import SettingsChanged
 from events.subscribers import (
@@ -100,6 +107,11 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeliveryProgress,
     ChunkCompleted,
     DeliveriesRetryRequested,
+    OptinQueued,
+    NotificationQueued,
+    MessageDelivered,
+    MessageFailed,
+    MessageSkipped,
 )
 
 AnyEvent = (
@@ -146,6 +158,11 @@ AnyEvent = (
     | DeliveryProgress
     | ChunkCompleted
     | DeliveriesRetryRequested
+    | OptinQueued
+    | NotificationQueued
+    | MessageDelivered
+    | MessageFailed
+    | MessageSkipped
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -25,6 +25,7 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
     from projections.campaigns import CampaignsProjection
     from projections.deliveries import DeliveriesProjection
     from projections.lists import ListsProjection
+    from projections.message_deliveries import MessageDeliveriesProjection
     from projections.settings import SettingsProjection
     from projections.subscriber_counts import SubscriberCountsProjection
     from projections.subscribers import SubscribersProjection
@@ -33,7 +34,8 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
     master_key = master_key_from(settings.master_key) if settings is not None else None
     return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection(),
             CampaignsProjection(), SubscriberCountsProjection(), BouncesProjection(master_key),
-            SettingsProjection(), DeliveriesProjection(master_key)]
+            SettingsProjection(), DeliveriesProjection(master_key),
+            MessageDeliveriesProjection(master_key)]
 
 
 def projection_by_name(name: str, settings: Settings | None = None) -> Projection:

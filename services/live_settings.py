@@ -81,6 +81,11 @@ class LiveSettings:
         """Call ``callback(settings)`` after every change this process sees."""
         self._callbacks.append(callback)
 
+    def off_change(self, callback: OnChange) -> None:
+        """Stop calling ``callback`` (what it rebuilds was closed)."""
+        with contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
+
     async def refresh(self, *, force: bool = False) -> AppSettings:
         """Read the settings now; secrets are opened again only if the stored version moved.
         ``force`` (``POST /api/admin/reload``) reopens them and tells every ``on_change``

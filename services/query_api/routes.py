@@ -23,6 +23,7 @@ from services.query_api.lists.routes import get_list, get_lists, get_public_list
 from services.query_api.public.routes import optin, subscription, subscription_form
 from services.query_api.settings.routes import get_settings
 from services.query_api.subscribers.by_id import get_subscriber
+from services.query_api.subscribers.deliveries import get_subscriber_deliveries
 from services.query_api.subscribers.routes import (
     export_subscriber_data,
     export_subscribers,
@@ -50,6 +51,7 @@ QUERY_ROUTES: tuple[Route, ...] = (
     Route(get_subscribers, SUBSCRIBERS_GET),
     Route(get_subscriber, SUBSCRIBERS_GET),
     Route(get_subscriber_activity, SUBSCRIBERS_GET),
+    Route(get_subscriber_deliveries, SUBSCRIBERS_GET),
     Route(export_subscriber_data, SUBSCRIBERS_GET),
     Route(export_subscribers, SUBSCRIBERS_GET),
     Route(get_subscriber_bounces, needs("bounces:get")),

@@ -5,6 +5,11 @@ By default the sender sends through the messengers the live settings enable
 live settings give. The composition root (``postlog.supervisor``) hands it what it must not
 build itself: the campaign commands it runs to finish or pause a campaign (the command API's
 handlers, as the scheduler is given its start). Tests pass their own messengers and settings.
+
+Beside the campaign engine runs the ``MessageRunner`` (``messages_run.py``): transactional,
+campaign test, opt-in and notification mail. Both share one ``PriorityGate``: the engine sends
+through ``GatedMessengers``, so a campaign message waits while a single message is under way
+on the same transport (``services/sender/messengers/priority.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from services.sender.campaign_listener import campaign_listener
 from services.sender.campaign_run import FinishCampaign, MessengerSource, PauseCampaign
 from services.sender.config import SenderTuning, SettingsSource
 from services.sender.engine import STOP_SECONDS, SenderEngine
+from services.sender.messages_run import MessageRunner, MessageTuning
 from services.sender.messengers.base import Messenger
+from services.sender.messengers.priority import PriorityGate
 from services.sender.messengers.registry import Messengers
 
 
@@ -35,6 +42,18 @@ class RegisteredMessengers:
         return self.registry.get(name) if name in self.registry else None
 
 
+class GatedMessengers:
+    """``MessengerSource`` for campaign sends: each messenger behind the priority gate."""
+
+    def __init__(self, source: MessengerSource, gate: PriorityGate) -> None:
+        self.source = source
+        self.gate = gate
+
+    def messenger(self, name: str) -> Messenger | None:
+        found = self.source.messenger(name)
+        return None if found is None else self.gate.bulk(found)
+
+
 @asynccontextmanager
 async def live_messengers(live: LiveSettings) -> AsyncIterator[RegisteredMessengers]:
     """The messengers of the live settings, rebuilt at each change, closed at the end."""
@@ -44,6 +63,7 @@ async def live_messengers(live: LiveSettings) -> AsyncIterator[RegisteredMesseng
     try:
         yield RegisteredMessengers(registry)
     finally:
+        live.off_change(registry.apply_settings)
         await registry.close()
 
 
@@ -56,21 +76,30 @@ def tuning_of(runtime: Runtime) -> SenderTuning:
 async def sender_service(runtime: Runtime, *, finish: FinishCampaign, pause: PauseCampaign,
                          settings: SettingsSource | None = None,
                          messengers: MessengerSource | None = None,
-                         tuning: SenderTuning | None = None, listen: bool = True
+                         tuning: SenderTuning | None = None, listen: bool = True,
+                         messages: MessageTuning | None = None
                          ) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Run the sender (and, with ``listen`` and NATS configured, its NATS feed) until the
-    block exits; yields the tasks to supervise."""
+    """Run the sender (campaigns and single messages; with ``listen`` and NATS configured,
+    its NATS feed) until the block exits; yields the tasks to supervise."""
     async with AsyncExitStack() as stack:
         if messengers is None:
             messengers = await stack.enter_async_context(live_messengers(runtime.live_settings))
         if settings is None:
             await runtime.live_settings.get()
             settings = runtime.live_settings.current
-        engine = SenderEngine(runtime.pool, settings=settings, messengers=messengers,
+        gate = PriorityGate()
+        master_key = master_key_from(runtime.settings.master_key)
+        engine = SenderEngine(runtime.pool, settings=settings,
+                              messengers=GatedMessengers(messengers, gate),
                               finish=finish, pause=pause, tuning=tuning or tuning_of(runtime),
-                              master_key=master_key_from(runtime.settings.master_key))
+                              master_key=master_key)
+        runner = MessageRunner(runtime.pool, holder=engine.holder, settings=settings,
+                               messengers=messengers, gate=gate, master_key=master_key,
+                               tuning=messages or MessageTuning(
+                                   lease_seconds=runtime.settings.sender_lease_seconds))
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop), name="sender")
+        singles = asyncio.create_task(runner.run(stop), name="sender-messages")
 
         async def heard(campaign_id: int, event_type: str) -> None:
             await engine.on_campaign_event(campaign_id, event_type)
@@ -78,10 +107,11 @@ async def sender_service(runtime: Runtime, *, finish: FinishCampaign, pause: Pau
         try:
             if listen and runtime.settings.nats_url:
                 async with campaign_listener(runtime.settings, heard) as feed:
-                    yield [task, *feed]
+                    yield [task, singles, *feed]
             else:
-                yield [task]
+                yield [task, singles]
         finally:
             stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(task), STOP_SECONDS + 5)
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(task, singles)),
+                                       STOP_SECONDS + 5)

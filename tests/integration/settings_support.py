@@ -71,3 +71,26 @@ async def settings_stack(admin_pg_url: str, settings: Settings) -> AsyncIterator
         finally:
             await nc.close()
             servers.drop_database(admin_pg_url, url)
+
+
+async def use_smtp_server(stack: SettingsStack, host: str, port: int, **fields: Any) -> None:
+    """Make the stack's first SMTP server (and only it) ``host:port``, plain, without AUTH,
+    with ``fields`` on top; return once this process's live settings have it."""
+    async with stack.client() as api:
+        body = (await api.get("/api/settings")).json()["data"]
+        body["smtp"] = [{**body["smtp"][0], "host": host, "port": port, "tls_type": "none",
+                         "auth_protocol": "none", "enabled": True, **fields}]
+        response = await api.put("/api/settings", json=body)
+        assert response.status_code == 200, response.text
+    live = stack.runtime.live_settings
+    assert await live.wait_for(lambda s: s.smtp[0].port == port, 10)
+
+
+async def put_setting(stack: SettingsStack, key: str, value: Any) -> None:
+    """``PUT /api/settings/<key>``; return once this process's live settings have it."""
+    async with stack.client() as api:
+        response = await api.put(f"/api/settings/{key}", json=value)
+        assert response.status_code == 200, response.text
+    live = stack.runtime.live_settings
+    field = key.replace(".", "_")
+    assert await live.wait_for(lambda s: getattr(s, field) == value, 10)
