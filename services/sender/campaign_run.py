@@ -200,6 +200,11 @@ class CampaignRun:
         task.add_done_callback(ended)
 
     async def _complete(self) -> None:
+        if self._pausing is not None:
+            # The last records crossed app.max_send_errors: the pause wins over finishing, so
+            # the campaign ends paused with its reason, not finished.
+            await asyncio.shield(self._pausing)
+            return
         plan = self.plan
         if plan is None or not plan.running:
             log.info("campaign_retry_done", campaign_id=self.campaign_id,
