@@ -100,11 +100,17 @@ class RemovedFromLists(Event, tag="subscriber.removed_from_lists", kw_only=True,
 
 
 class OptinRequested(Event, tag="subscriber.optin_requested", kw_only=True, frozen=True):
-    """An opt-in confirmation e-mail is due for the unconfirmed double opt-in ``list_ids``."""
+    """An opt-in confirmation e-mail is due for the unconfirmed double opt-in ``list_ids``.
+
+    ``explicit``: asked for by ``POST /api/subscribers/:id/optin``, sent even when
+    ``app.send_optin_confirmation`` is off (as listmonk does); otherwise a side effect of a
+    subscription, sent only when that setting is on.
+    """
 
     CATEGORY = "subscriber"
     subscriber_id: int
     list_ids: list[int]
+    explicit: bool = False
     at: datetime
 
 

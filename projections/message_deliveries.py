@@ -128,7 +128,7 @@ class MessageDeliveriesProjection:
         if isinstance(e, OptinRequested):
             return [_insert(table, request_message_id(event.event_id, "optin"), "optin",
                             e.subscriber_id, None, None, "email", "requested",
-                            {"list_ids": e.list_ids}, source, e.at)]
+                            {"list_ids": e.list_ids, "explicit": e.explicit}, source, e.at)]
         if isinstance(e, CampaignFinished | CampaignPaused):
             status = "finished" if isinstance(e, CampaignFinished) else "paused"
             reason = e.reason if isinstance(e, CampaignPaused) else ""

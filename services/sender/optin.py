@@ -109,7 +109,8 @@ async def queue_optin(conn: psycopg.AsyncConnection[Any], request: ClaimedMessag
                       at: datetime) -> OptinQueued | MessageSkipped:
     """The opt-in request ``request`` as a queued message, or skipped with the reason (run
     in the recording transaction)."""
-    if not settings.app_send_optin_confirmation:
+    explicit = bool(request.request.get("explicit", False))  # POST /api/subscribers/:id/optin
+    if not settings.app_send_optin_confirmation and not explicit:
         return MessageSkipped(message_id=request.message_id, reason=OPTIN_OFF, at=at)
     subscriber_id = request.subscriber_id
     assert subscriber_id is not None

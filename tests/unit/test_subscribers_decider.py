@@ -167,9 +167,10 @@ def test_remove_and_unsubscribe_touch_only_existing_subscriptions() -> None:
 
 
 def test_optin_covers_unconfirmed_double_optin_subscriptions() -> None:
+    """Asked for explicitly (POST /optin): sent even when confirmations are off."""
     given = [CREATED, subscribed([1, 2]), subscribed([3], "confirmed")]
     assert when(given, RequestOptin(subscriber_id=7, double_optin=frozenset({2, 3}), at=T1)) == [
-        OptinRequested(subscriber_id=7, list_ids=[2], at=T1)]
+        OptinRequested(subscriber_id=7, list_ids=[2], explicit=True, at=T1)]
     assert when(given, RequestOptin(subscriber_id=7, double_optin=frozenset({3}), at=T1)) == []
 
 

@@ -5,10 +5,10 @@ As listmonk: the e-mail is validated and lower-cased, an empty name becomes the 
 part, lists are named by uuid (``list_uuids`` in JSON, repeated ``l`` in forms) and a private
 list refuses the whole request. A new e-mail creates an enabled subscriber with ``unconfirmed``
 subscriptions; a known one is subscribed again (confirmed subscriptions stay confirmed, the name
-is not changed). ``has_optin`` tells whether an opt-in e-mail was asked for (unconfirmed
-subscriptions to double opt-in lists). Unlike listmonk, a request naming no existing list is
-refused instead of creating a subscriber without lists. The command is the handler
-``public.handlers.sign_up_subscriber``.
+is not changed). ``has_optin`` tells whether an opt-in e-mail goes out (unconfirmed
+subscriptions to double opt-in lists, and ``app.send_optin_confirmation`` on). Unlike listmonk,
+a request naming no existing list is refused instead of creating a subscriber without lists.
+The command is the handler ``public.handlers.sign_up_subscriber``.
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ async def public_subscription(
     signup = await read_sign_up(request)
     ctx = await public_context(request)
     outcome = await subscribe(runtime, ctx, signup)
+    has_optin = await _optin_sent(runtime, outcome.result)
 
     async def read() -> dict[str, bool]:
-        return {"has_optin": bool(outcome.result.get("has_optin"))}
+        return {"has_optin": has_optin}
 
     return await answer(runtime, ctx, outcome, PROJECTIONS, read)
 
@@ -122,4 +123,12 @@ async def subscription_form(
     except (DomainError, APIError) as exc:
         return error_page(exc.message, status_code=exc.status_code)
     await settle(runtime, outcome)
-    return subscribed_page(bool(outcome.result.get("has_optin")))
+    return subscribed_page(await _optin_sent(runtime, outcome.result))
+
+
+async def _optin_sent(runtime: Runtime, result: dict[str, Any]) -> bool:
+    """listmonk's ``has_optin``: an opt-in e-mail was asked for and will be sent
+    (``app.send_optin_confirmation`` on)."""
+    if not result.get("has_optin"):
+        return False
+    return (await runtime.live_settings.get()).app_send_optin_confirmation

@@ -99,7 +99,7 @@ def decide(state: SubscriberState, command: SubscriberCommand) -> list[Event]:
         return subscription_changes(state.subscriber_id, state.subscriptions, target, command.at)
     if isinstance(command, RequestOptin):
         return _optin(state.subscriber_id, state.subscriptions, command.double_optin,
-                      command.at)
+                      command.at, explicit=True)
     return _delete(state, command)
 
 
@@ -175,9 +175,10 @@ def _resubscribe(state: Active, c: ResubscribeLists) -> list[Event]:
 
 
 def _optin(subscriber_id: int, subscriptions: Subscriptions, double_optin: Iterable[int],
-           at: datetime) -> list[Event]:
+           at: datetime, *, explicit: bool = False) -> list[Event]:
     lists = sorted(k for k in set(double_optin) if subscriptions.get(k) == "unconfirmed")
-    return [OptinRequested(subscriber_id=subscriber_id, list_ids=lists, at=at)] if lists else []
+    return [OptinRequested(subscriber_id=subscriber_id, list_ids=lists, explicit=explicit,
+                           at=at)] if lists else []
 
 
 def _delete(state: Active, c: DeleteSubscriber) -> list[Event]:
