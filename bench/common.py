@@ -140,6 +140,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def postlog_env(database_url: str, prefix: str, port: int, workdir: Path) -> dict[str, str]:
+    """The environment of a postlog process of a benchmark (its data under ``workdir``)."""
+    return {**os.environ, "POSTLOG_DATABASE_URL": database_url, "POSTLOG_NATS_URL": NATS_URL,
+            "POSTLOG_NATS_PREFIX": prefix, "POSTLOG_HOST": "127.0.0.1",
+            "POSTLOG_PORT": str(port), "POSTLOG_ROOT_URL": f"http://127.0.0.1:{port}",
+            "POSTLOG_ADMIN_USER": ADMIN_USER, "POSTLOG_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "POSTLOG_LOG_LEVEL": "warning", "POSTLOG_LOG_FORMAT": "json",
+            "POSTLOG_DATA_DIR": str(workdir / "data")}
+
+
 @dataclass(frozen=True)
 class Postlog:
     """A running `postlog up` subprocess."""
@@ -160,11 +170,7 @@ async def postlog_up(database_url: str, startup_timeout: float = 60.0, code: Pat
     prefix = f"bench{uuid.uuid4().hex[:10]}"
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="postlog-bench-"))
-    env = {**os.environ, "POSTLOG_DATABASE_URL": database_url, "POSTLOG_NATS_URL": NATS_URL,
-           "POSTLOG_NATS_PREFIX": prefix, "POSTLOG_HOST": "127.0.0.1", "POSTLOG_PORT": str(port),
-           "POSTLOG_ROOT_URL": f"http://127.0.0.1:{port}", "POSTLOG_ADMIN_USER": ADMIN_USER,
-           "POSTLOG_ADMIN_PASSWORD": ADMIN_PASSWORD, "POSTLOG_LOG_LEVEL": "warning",
-           "POSTLOG_LOG_FORMAT": "json", "POSTLOG_DATA_DIR": str(workdir / "data")}
+    env = postlog_env(database_url, prefix, port, workdir)
     if code is not None:
         env["PYTHONPATH"] = str(code)
     log_path = workdir / "postlog.log"

@@ -128,6 +128,9 @@ class Relay:
         self.after_publish = after_publish
         self.checkpoint_name = checkpoint_name(settings)
         self._nc: Client | None = None
+        # One JetStream context per client: each context subscribes to an inbox of its own
+        # for publish acks, and a new one per batch left a subscription behind every time.
+        self._js: JetStreamContext | None = None
         # The position and id of the stream's last message, when this leader published it
         # (enables chained publishing); None after taking the lead or any failure.
         self._chain_tip: tuple[Position, str] | None = None
@@ -254,7 +257,10 @@ class Relay:
                 if not attempt.done():
                     self._log.warning("relay_waiting_for_nats", url=self.settings.nats_url)
             self._nc = attempt.result()
-        js = self._nc.jetstream(timeout=self.ack_timeout)
+            self._js = None
+        if self._js is None:
+            self._js = self._nc.jetstream(timeout=self.ack_timeout)
+        js = self._js
         if not self._stream_ready:
             await ensure_stream(js, self.settings)
             info = await js.stream_info(self.settings.stream_name)

@@ -58,6 +58,8 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+# The basic Go kinds (a tuple: ``isinstance`` checks it several times faster than a union).
+_BASIC = (str, int, float, list, tuple, dict, date, Decimal, UUID, _Missing)
 
 
 class HTML(str):
@@ -215,16 +217,24 @@ def exposed_members(cls: type) -> frozenset[str]:
     return result
 
 
+_METHODS: dict[tuple[type, str], bool] = {}
+
+
 def is_method(obj: object, name: str) -> bool:
-    """Whether an exposed member is a method (called by the template) rather than a field."""
-    attr = inspect.getattr_static(type(obj), name, None)
-    return inspect.isfunction(attr) or isinstance(attr, staticmethod | classmethod)
+    """Whether an exposed member is a method (called by the template) rather than a field
+    (looked up once per class and name: ``getattr_static`` is slow)."""
+    key = (type(obj), name)
+    found = _METHODS.get(key)
+    if found is None:
+        attr = inspect.getattr_static(key[0], name, None)
+        found = _METHODS[key] = inspect.isfunction(attr) or isinstance(
+            attr, staticmethod | classmethod)
+    return found
 
 
 def is_struct(value: object) -> bool:
     """Whether value is an opaque struct (not one of the basic Go kinds)."""
-    return not isinstance(value, str | int | float | list | tuple | dict | date | Decimal
-                          | UUID | _Missing) and value is not None and not callable(value)
+    return not isinstance(value, _BASIC) and value is not None and not callable(value)
 
 
 # ---------------------------------------------------------------------------------------

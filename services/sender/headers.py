@@ -32,7 +32,7 @@ _LINE_BREAK = frozenset("\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 # Everything ``clean_header_value`` changes: CRLF first, so that it becomes one space.
 _UNSAFE = re.compile("\r\n|[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _FIELD_NAME = re.compile("[!-9;-~]+")
-_MAX_LINE = 998
+MAX_LINE = 998  # RFC 5322's limit of a line, CRLF excluded
 # UTF-8 bytes per encoded word: base64 of 45 bytes is 60 characters, the word 72 (limit 75).
 _WORD_BYTES = 45
 
@@ -72,9 +72,9 @@ def is_safe_field(folded: str, linesep: str = "\r\n") -> bool:
     pattern = _CRLF_FIELD if linesep == "\r\n" else _field_pattern(linesep)
     if pattern.fullmatch(folded) is None:
         return False
-    if len(folded) <= _MAX_LINE + len(linesep):
+    if len(folded) <= MAX_LINE + len(linesep):
         return True
-    return all(len(line) <= _MAX_LINE for line in folded.split(linesep))
+    return all(len(line) <= MAX_LINE for line in folded.split(linesep))
 
 
 def encoded_words_field(name: str, value: str, linesep: str = "\r\n") -> str:

@@ -28,16 +28,18 @@ Differences from listmonk, on purpose:
 
 from __future__ import annotations
 
+import binascii
+import os
 import re
 import sys
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -45,6 +47,7 @@ import structlog
 from events.message_storage import AttachmentFile
 from events.messages import MessageContent
 from services.sender.headers import (
+    MAX_LINE,
     clean_header_value,
     encoded_words_field,
     is_field_name,
@@ -127,15 +130,21 @@ class SenderPolicy(_PolicyBase):
         if not is_field_name(name):
             log.debug("mail_header_dropped", reason="invalid name", name=name[:80])
             return ""
-        if type(value) is str and value.isascii() and value.isprintable() \
-                and len(name) + 2 + len(value) <= (self.max_line_length or sys.maxsize) \
-                and self.refold_source != "all":
-            return f"{name}: {value}{self.linesep}"  # the fast path: safe as it is
+        printable = type(value) is str and value.isascii() and value.isprintable() \
+            and self.refold_source != "all"
+        length = len(name) + 2 + len(value)
+        if printable and (length <= (self.max_line_length or sys.maxsize) or (
+                length <= MAX_LINE and " " not in value and "\t" not in value)):
+            # Safe as it is: short, or with no white space to fold at (a List-Unsubscribe
+            # URL), which the email package would turn into encoded words.
+            return f"{name}: {value}{self.linesep}"
         folded: str
         try:
             folded = super().fold(name, value)
         except Exception:  # the email package raises on some malformed structured values
             folded = ""
+        if printable and length <= MAX_LINE and "=?" in folded and "=?" not in value:
+            folded = f"{name}: {value}{self.linesep}"  # plain ASCII needs no encoded words
         if is_safe_field(folded, self.linesep):
             return folded
         folded = encoded_words_field(name, str(value), self.linesep)
@@ -171,68 +180,142 @@ def first_values(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
 class Mail:
-    """A message ready for SMTP: envelope sender, envelope recipients and the e-mail."""
+    """A message ready for SMTP: envelope sender, envelope recipients and the e-mail.
 
-    envelope_from: str
-    recipients: list[str]
-    message: EmailMessage = field(repr=False)
-    policy: EmailPolicy[EmailMessage] = field(default=SMTP, repr=False)
+    ``build_mime`` writes most messages straight to bytes; ``message`` is then built as an
+    ``EmailMessage`` the first time it is asked for (the same e-mail: headers, structure and
+    content; another boundary), and from then on ``as_bytes`` serialises that object, with
+    any change made to it."""
+
+    __slots__ = ("_build", "_data", "_message", "envelope_from", "policy", "recipients")
+
+    def __init__(self, envelope_from: str, recipients: list[str],
+                 message: EmailMessage | None = None,
+                 policy: EmailPolicy[EmailMessage] = SMTP, *, data: bytes | None = None,
+                 build: Callable[[], EmailMessage] | None = None) -> None:
+        if message is None and (data is None or build is None):
+            raise ValueError("a Mail needs its message, or its bytes and how to build it")
+        self.envelope_from = envelope_from
+        self.recipients = recipients
+        self.policy = policy
+        self._message = message
+        self._data = data
+        self._build = build
+
+    def __repr__(self) -> str:
+        return f"Mail(envelope_from={self.envelope_from!r}, recipients={self.recipients!r})"
+
+    @property
+    def message(self) -> EmailMessage:
+        """The e-mail as an ``EmailMessage``."""
+        if self._message is None:
+            assert self._build is not None
+            self._message = self._build()
+            self._data = None
+        return self._message
 
     def as_bytes(self) -> bytes:
         """The message as sent on the wire (CRLF line ends)."""
+        if self._data is not None:
+            return self._data
         return self.message.as_bytes(policy=self.policy)
 
 
+@lru_cache(maxsize=1024)
+def _address_list(value: str) -> tuple[str, ...]:
+    return tuple(addr for _, addr in getaddresses([value]) if addr)
+
+
 def _addresses(value: str) -> list[str]:
-    return [addr for _, addr in getaddresses([value]) if addr]
+    return list(_address_list(value)) if value else []
 
 
+@lru_cache(maxsize=1024)
 def _domain(address: str) -> str:
     _, addr = parseaddr(address)
     return addr.rpartition("@")[2] if "@" in addr else "localhost"
+
+
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def _date_now() -> str:
+    """``format_datetime`` of now, made once a second (the header has whole seconds)."""
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, format_datetime(datetime.fromtimestamp(second, UTC)))
+    return _date_cache[1]
 
 
 def build_mime(content: MessageContent, *, from_email: str, content_type: str = "html",
                attachments: Sequence[AttachmentFile] = (), message_id: str | None = None,
                date: datetime | None = None, derive_altbody: bool = True,
                policy: EmailPolicy[EmailMessage] = SMTP) -> Mail:
-    """The e-mail for a rendered message (``content_type`` ``plain`` means text only)."""
+    """The e-mail for a rendered message (``content_type`` ``plain`` means text only).
+
+    Written straight to bytes (``_write_mail``) when it can be: the default policy, no
+    attachments, no custom ``Content-*`` header; else through ``EmailMessage``. Both give
+    the same headers (the same bytes: each header line is the policy's own fold), the same
+    structure and the same content; the straight path encodes quoted-printable with
+    ``binascii`` (lines of at most 76 characters, as RFC 2045 asks)."""
     custom = first_values(content.headers)
-    msg = EmailMessage(policy=policy)
+    headers: list[tuple[str, str]] = []
     sender = custom.pop("From", clean_header_value(from_email))
-    msg["From"] = sender
-    to = custom.pop("To", clean_header_value(", ".join(content.to)))
-    msg["To"] = to
+    headers.append(("From", sender))
+    headers.append(("To", custom.pop("To", clean_header_value(", ".join(content.to)))))
     cc = custom.pop("Cc", "")
     if cc:
-        msg["Cc"] = cc
+        headers.append(("Cc", cc))
     reply_to = custom.pop("Reply-To", "")
     if reply_to:
-        msg["Reply-To"] = reply_to
+        headers.append(("Reply-To", reply_to))
     subject = custom.pop("Subject", clean_header_value(content.subject))
     if subject:
-        msg["Subject"] = subject
-    msg["Date"] = custom.pop("Date", "") or format_datetime(date or datetime.now(UTC))
-    msg["Message-Id"] = custom.pop("Message-Id", "") or (
-        f"<{message_id}@{_domain(sender)}>" if message_id else make_msgid(domain=_domain(sender)))
+        headers.append(("Subject", subject))
+    headers.append(("Date", custom.pop("Date", "") or (
+        format_datetime(date) if date is not None else _date_now())))
+    headers.append(("Message-Id", custom.pop("Message-Id", "") or (
+        f"<{message_id}@{_domain(sender)}>" if message_id else make_msgid(domain=_domain(sender)))))
     return_path = custom.get("Return-Path", "")
     bcc = custom.get("Bcc", "")
+    straight = policy is SMTP and not attachments
     for name, value in custom.items():
         if name not in _STRUCTURE and name not in _ENVELOPE_ONLY:
-            msg[name] = value
-    _set_body(msg, content, content_type, derive_altbody)
+            headers.append((name, value))
+            if name.lower().startswith("content-"):  # dropped by set_content: rare, slow path
+                straight = False
+    text = ""
+    if content_type != "plain":
+        text = content.altbody or (html_to_text(content.body) if derive_altbody else "")
+    envelope_from = (_addresses(return_path) or _addresses(sender) or [""])[0]
+    recipients = list(dict.fromkeys(
+        [*content.to, *_addresses(cc), *_addresses(bcc)]))
+
+    def build() -> EmailMessage:
+        return _email_message(headers, content, content_type, text, attachments, policy)
+
+    if straight:
+        return Mail(envelope_from, recipients, policy=policy, build=build,
+                    data=_write_mail(headers, content.body, content_type, text))
+    return Mail(envelope_from, recipients, build(), policy)
+
+
+def _email_message(headers: Sequence[tuple[str, str]], content: MessageContent,
+                   content_type: str, text: str, attachments: Sequence[AttachmentFile],
+                   policy: EmailPolicy[EmailMessage]) -> EmailMessage:
+    msg = EmailMessage(policy=policy)
+    for name, value in headers:
+        msg[name] = value
+    _set_body(msg, content, content_type, text)
     for f in attachments:
         maintype, _, subtype = (f.content_type or "application/octet-stream").partition("/")
         if not subtype:
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(f.content, maintype=maintype, subtype=subtype, filename=f.name)
     _finish_parts(msg)
-    envelope_from = (_addresses(return_path) or _addresses(sender) or [""])[0]
-    recipients = list(dict.fromkeys(
-        [*content.to, *_addresses(cc), *_addresses(bcc)]))
-    return Mail(envelope_from=envelope_from, recipients=recipients, message=msg, policy=policy)
+    return msg
 
 
 def _finish_parts(msg: EmailMessage) -> None:
@@ -243,21 +326,70 @@ def _finish_parts(msg: EmailMessage) -> None:
         if part is not msg:
             del part["MIME-Version"]
         if part.is_multipart():
-            part.set_boundary(f"=_{uuid.uuid4().hex}")
+            part.set_boundary(_boundary())
+
+
+def _boundary() -> str:
+    return f"=_{os.urandom(16).hex()}"
 
 
 def _set_body(msg: EmailMessage, content: MessageContent, content_type: str,
-              derive_altbody: bool) -> None:
+              text: str) -> None:
     if content_type == "plain":
         msg.set_content(content.body, subtype="plain", charset="utf-8", cte="quoted-printable")
-        return
-    text = content.altbody or (html_to_text(content.body) if derive_altbody else "")
-    if text:
+    elif text:
         msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
         msg.add_alternative(content.body, subtype="html", charset="utf-8",
                             cte="quoted-printable")
     else:
         msg.set_content(content.body, subtype="html", charset="utf-8", cte="quoted-printable")
+
+
+# --- the straight path: the bytes ``EmailMessage`` + ``SMTP`` would write, without them -------
+
+_HEADER_LINES: dict[tuple[str, str], bytes] = {}
+_HEADER_LINES_MAX = 4096
+_MIME_VERSION = b"MIME-Version: 1.0\r\n"
+_QP = b"Content-Transfer-Encoding: quoted-printable\r\n"
+_TEXT_PART = b'Content-Type: text/plain; charset="utf-8"\r\n' + _QP
+_HTML_PART = b'Content-Type: text/html; charset="utf-8"\r\n' + _QP
+
+
+def header_line(name: str, value: str) -> bytes:
+    """``name: value`` as ``msg[name] = value`` under ``SMTP`` writes it (stored, then
+    folded by ``SenderPolicy``), remembered: a campaign's headers are mostly the same for
+    every message, and a folded or encoded one costs far more than a look-up."""
+    key = (name, value)
+    line = _HEADER_LINES.get(key)
+    if line is None:
+        line = SMTP.fold_binary(name, SMTP.header_store_parse(name, value)[1])
+        if line:  # a header that is not written is logged each time
+            if len(_HEADER_LINES) >= _HEADER_LINES_MAX:
+                _HEADER_LINES.clear()
+            _HEADER_LINES[key] = line
+    return line
+
+
+def quoted_printable(text: str) -> bytes:
+    """``text`` in UTF-8 as a quoted-printable body with CRLF line ends (``\\r``, ``\\n`` and
+    ``\\r\\n`` end a line, as for ``set_content``; the last line ends too)."""
+    lines = text.encode("utf-8").splitlines()
+    return binascii.b2a_qp(b"\r\n".join(lines) + b"\r\n", istext=True)
+
+
+def _write_mail(headers: Sequence[tuple[str, str]], body: str, content_type: str,
+                text: str) -> bytes:
+    head = b"".join([header_line(name, value) for name, value in headers])
+    if content_type == "plain":
+        return b"".join((head, _TEXT_PART, _MIME_VERSION, b"\r\n", quoted_printable(body)))
+    if not text:
+        return b"".join((head, _HTML_PART, _MIME_VERSION, b"\r\n", quoted_printable(body)))
+    boundary = _boundary().encode("ascii")
+    return b"".join((
+        head, _MIME_VERSION, b'Content-Type: multipart/alternative;\r\n boundary="', boundary,
+        b'"\r\n\r\n--', boundary, b"\r\n", _TEXT_PART, b"\r\n", quoted_printable(text),
+        b"\r\n--", boundary, b"\r\n", _HTML_PART, b"\r\n", quoted_printable(body),
+        b"\r\n--", boundary, b"--\r\n"))
 
 
 def campaign_mail(compiled: CompiledCampaign, message: CampaignMessage, *,

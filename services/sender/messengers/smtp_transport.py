@@ -103,6 +103,23 @@ def tls_context_for(server: SMTPServer, trust: ssl.SSLContext | None = None) -> 
     return trust or ssl.create_default_context()
 
 
+def crlf_only(data: bytes) -> bool:
+    """Whether every CR and LF in ``data`` belongs to a CRLF."""
+    pairs = data.count(b"\r\n")
+    return data.count(b"\r") == pairs and data.count(b"\n") == pairs
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """``data`` (CRLF line ends) as DATA sends it: a line starting with ``.`` gets another
+    one (RFC 5321 4.5.2), and the last line ends in CRLF."""
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed
+
+
 class AiosmtplibSession(SMTPSession):
     """An ``SMTPSession`` on an aiosmtplib client."""
 
@@ -132,7 +149,7 @@ class AiosmtplibSession(SMTPSession):
             stage = "rcpt"
             refused = await self._recipients(recipients, encoding)
             stage = "data"
-            response = await client.data(data)
+            response = await self._data(data)
             return SMTPReply(response.code, response.message, refused)
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset()
@@ -151,6 +168,30 @@ class AiosmtplibSession(SMTPSession):
             await self._reset()
             raise SMTPFailure(0, f"invalid address: {exc}", stage=stage,
                               temporary=False, session_lost=not client.is_connected) from None
+
+    async def _data(self, data: bytes) -> aiosmtplib.SMTPResponse:
+        """DATA, then the message. aiosmtplib rewrites every message's line ends and doubles
+        its leading dots with two regular-expression passes over it, a third of its cost per
+        message; messages built here already end every line in CRLF, so only the dots are
+        doubled, with ``bytes.replace``. Anything else goes through aiosmtplib's own path."""
+        client = self._client
+        if not crlf_only(data):
+            return await client.data(data)
+        response = await client.execute_command(b"DATA")
+        if response.code != 354:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        protocol.write(dot_stuffed(data) + b".\r\n")
+        try:
+            response = await protocol.read_response(timeout=client.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            client.close()
+            raise
+        if response.code != 250:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+        return response
 
     async def _recipients(self, recipients: Sequence[str],
                           encoding: str) -> dict[str, tuple[int, str]]:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from gotemplate.evaluate import register_param_type
@@ -171,6 +172,7 @@ def _is_message(value: Any) -> bool:
 register_param_type("msg", "*manager.CampaignMessage", _is_message)
 
 
+@lru_cache(maxsize=4096)
 def default_link_uuid(url: str) -> str:
     """A stable link id per URL when the caller has no link registry."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, url))
