@@ -93,6 +93,9 @@ class SubscribersProjection:
                 " PRIMARY KEY (subscriber_id, list_id))"
             ).format(subs_lists),
             sql.SQL("CREATE INDEX ON {} (list_id, status)").format(subs_lists),
+            # The sender's recipient pages: a list's subscribers in id order from an id on
+            # (also made by migration 018 on tables created before it).
+            sql.SQL("CREATE INDEX ON {} (list_id, subscriber_id)").format(subs_lists),
             sql.SQL("CREATE INDEX ON {} (status)").format(subs_lists),
         ]
 
