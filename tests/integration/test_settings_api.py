@@ -215,6 +215,32 @@ async def test_one_key_is_changed_by_key_and_unknown_keys_are_refused(
         assert unknown.status_code == 400 and "app.nothing" in unknown.json()["message"]
 
 
+async def test_puts_by_key_leave_the_stored_secrets_as_they_are(stack: SettingsStack) -> None:
+    """``PUT /api/settings/:key`` binds one key onto the stored settings, whose secrets are
+    sealed tokens: those must stay the very same tokens, PUT after PUT (sealed again each
+    time, they grew until every settings change was refused as too long)."""
+    assert (await put_settings(stack, with_secrets(await get_settings(stack)))).status_code \
+        == 200
+
+    async def stored_secrets() -> tuple[str, str, str]:
+        [(smtp, sendgrid, rate)] = await stack.rows(
+            "SELECT data #>> '{settings,smtp,0,password}',"
+            " data #>> '{settings,bounce.sendgrid_key}',"
+            " data #>> '{settings,app.message_rate}' FROM eventlog.events"
+            " WHERE type = 'settings.changed' ORDER BY global_position DESC LIMIT 1")
+        return str(smtp), str(sendgrid), str(rate)
+
+    smtp_token, sendgrid_token, _ = await stored_secrets()
+    assert smtp_token.startswith("enc:") and sendgrid_token.startswith("enc:")
+    async with stack.client() as api:
+        for rate in range(11, 26):
+            response = await api.put("/api/settings/app.message_rate", json=rate)
+            assert response.status_code == 200, response.text
+    assert await stored_secrets() == (smtp_token, sendgrid_token, "25")
+    live = await stack.runtime.live_settings.refresh()
+    assert live.smtp[0].password == SMTP_SECRET and live.bounce_sendgrid_key == SENDGRID_KEY
+
+
 async def test_another_process_applies_a_put_without_a_restart(stack: SettingsStack) -> None:
     other = LiveSettings(stack.runtime.pool, stack.settings)  # as in another process
     try:
