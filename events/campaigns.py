@@ -38,6 +38,15 @@ class CampaignList(msgspec.Struct, frozen=True, kw_only=True):
     name: str
 
 
+class CampaignMedia(msgspec.Struct, frozen=True, kw_only=True):
+    """A media file attached to a campaign (listmonk's ``campaign_media``), with its file name
+    when it was chosen, kept after the file is deleted (the read model then shows ``id`` null).
+    """
+
+    id: int
+    filename: str
+
+
 class CampaignContent(msgspec.Struct, frozen=True, kw_only=True):
     """Everything about a campaign that ``POST``/``PUT /api/campaigns`` set (already validated
     and normalised: defaults filled, tags cleaned, empty ``altbody`` as ``None``)."""
@@ -60,6 +69,8 @@ class CampaignContent(msgspec.Struct, frozen=True, kw_only=True):
     archive_slug: str | None = None
     archive_template_id: int | None = None
     archive_meta: dict[str, Any] = {}
+    # Attachments, sent with every message (docs/media.md); older events have none.
+    media: list[CampaignMedia] = []
 
 
 class CampaignCreated(Event, tag="campaign.created", kw_only=True, frozen=True):

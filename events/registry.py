@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from events.base import Event
-from events.bounces import BounceRecorded, BouncesDeleted
+from events.bounces import BounceActionApplied, BounceRecorded, BouncesDeleted, BouncesRemoved
 from events.campaigns import (
     CampaignArchiveChanged,
     CampaignCancelled,
@@ -35,6 +35,8 @@ from events.deliveries import (
 )
 from events.imports import ImportFailed, ImportFinished, ImportStarted, ImportStopped
 from events.lists import ListCreated, ListDeleted, ListUpdated
+from events.maintenance import TrackingPruned
+from events.media import MediaDeleted, MediaUploaded
 from events.message_deliveries import (
     MessageDelivered,
     MessageFailed,
@@ -43,6 +45,7 @@ from events.message_deliveries import (
     OptinQueued,
 )
 from events.messages import CampaignTestQueued, TxMessageQueued
+from events.roles import RoleCreated, RoleDeleted, RoleUpdated
 from events.settings import SettingsChanged
 from events.subscribers import (
     OptinRequested,
@@ -61,15 +64,31 @@ from events.templates import (
     TemplateDeleted,
     TemplateUpdated,
 )
-from events.users import UserCreated, UserDeleted, UserPasswordChanged
+from events.tracking import CampaignViewed, LinkClicked, LinkRegistered
+from events.users import (
+    UserCreated,
+    UserDeleted,
+    UserLoggedIn,
+    UserPasswordChanged,
+    UserTwofaDisabled,
+    UserTwofaEnabled,
+    UserUpdated,
+)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     ListCreated,
     ListUpdated,
     ListDeleted,
     UserCreated,
+    UserUpdated,
     UserPasswordChanged,
     UserDeleted,
+    UserLoggedIn,
+    UserTwofaEnabled,
+    UserTwofaDisabled,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
     SubscriberCreated,
     SubscriberUpdated,
     SubscriberStatusChanged,
@@ -80,6 +99,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SubscriberDeleted,
     BounceRecorded,
     BouncesDeleted,
+    BouncesRemoved,
+    BounceActionApplied,
     TemplateCreated,
     TemplateUpdated,
     TemplateDefaultSet,
@@ -112,6 +133,12 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     MessageDelivered,
     MessageFailed,
     MessageSkipped,
+    LinkRegistered,
+    CampaignViewed,
+    LinkClicked,
+    TrackingPruned,
+    MediaUploaded,
+    MediaDeleted,
 )
 
 AnyEvent = (
@@ -119,8 +146,15 @@ AnyEvent = (
     | ListUpdated
     | ListDeleted
     | UserCreated
+    | UserUpdated
     | UserPasswordChanged
     | UserDeleted
+    | UserLoggedIn
+    | UserTwofaEnabled
+    | UserTwofaDisabled
+    | RoleCreated
+    | RoleUpdated
+    | RoleDeleted
     | SubscriberCreated
     | SubscriberUpdated
     | SubscriberStatusChanged
@@ -131,6 +165,8 @@ AnyEvent = (
     | SubscriberDeleted
     | BounceRecorded
     | BouncesDeleted
+    | BouncesRemoved
+    | BounceActionApplied
     | TemplateCreated
     | TemplateUpdated
     | TemplateDefaultSet
@@ -163,6 +199,12 @@ AnyEvent = (
     | MessageDelivered
     | MessageFailed
     | MessageSkipped
+    | LinkRegistered
+    | CampaignViewed
+    | LinkClicked
+    | TrackingPruned
+    | MediaUploaded
+    | MediaDeleted
 )
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

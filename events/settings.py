@@ -78,11 +78,12 @@ class PostbackMessenger(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class BounceMailbox(msgspec.Struct, frozen=True, kw_only=True):
-    """A POP mailbox of ``bounce.mailboxes`` scanned for bounces."""
+    """A mailbox of ``bounce.mailboxes`` scanned for bounces (docs/bounces.md, "Mailbox
+    scanning"): ``type`` ``pop`` (listmonk's) or ``imap`` (postlog's addition)."""
 
     uuid: str = ""
     enabled: bool = False
-    type: str = "pop"
+    type: str = "pop"  # pop | imap
     host: str = ""
     port: int = 995
     auth_protocol: str = "userpass"  # none | userpass | cram | plain | login
@@ -92,6 +93,11 @@ class BounceMailbox(msgspec.Struct, frozen=True, kw_only=True):
     tls_enabled: bool = True
     tls_skip_verify: bool = False
     scan_interval: str = "15m"
+    # The IMAP folder scanned (listmonk's mailbox options name it ``folder``; POP3 has none).
+    folder: str = "INBOX"
+    # postlog's own: with ``tls_enabled``, connect in plain text and upgrade with STLS (POP3) or
+    # STARTTLS (IMAP) instead of connecting with TLS (ports 110/143 rather than 995/993).
+    starttls: bool = False
 
 
 class BounceAction(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,6 +272,8 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True):
     upload_s3_bucket_path: str = msgspec.field(default="/", name="upload.s3.bucket_path")
     upload_s3_bucket_type: str = msgspec.field(default="public", name="upload.s3.bucket_type")
     upload_s3_expiry: str = msgspec.field(default="167h", name="upload.s3.expiry")
+    # KB, listmonk's schema default; enforced on uploads (docs/media.md)
+    upload_max_file_size: int = msgspec.field(default=5000, name="upload.max_file_size")
 
     smtp: list[SMTPServer] = msgspec.field(default_factory=_default_smtp)
     messengers: list[PostbackMessenger] = []

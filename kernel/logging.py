@@ -7,6 +7,7 @@ import sys
 
 import structlog
 
+from kernel.logring import install as with_log_ring
 from kernel.settings import Settings
 
 
@@ -20,14 +21,15 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[
+        # Secrets and personal data redacted, the line kept for /api/logs (kernel/logring.py).
+        processors=with_log_ring([
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,
-        ],
+        ]),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

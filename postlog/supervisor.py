@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -15,6 +15,9 @@ from events.relay import Relay
 from projections.registry import all_projections
 from projections.runner import ProjectionRunner
 from services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from services.sender.bounce_mailbox import MailboxScanner
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +51,8 @@ async def background_services(
     async with AsyncExitStack() as stack:
         if "sender" in components:
             tasks.extend(await stack.enter_async_context(_sender(runtime)))
+            tasks.append(asyncio.create_task(_bounce_scanner(runtime).run(stop),
+                                             name="bounce_mailbox"))
         try:
             yield tasks
         finally:
@@ -64,6 +69,17 @@ def _sender(runtime: Runtime) -> AbstractAsyncContextManager[list[asyncio.Task[N
     return sender_service(
         runtime, finish=partial(finish_sent, runtime.pool, metrics=runtime.metrics),
         pause=partial(pause_sending, runtime.pool, metrics=runtime.metrics))
+
+
+def _bounce_scanner(runtime: Runtime) -> MailboxScanner:
+    """The bounce mailbox scanner (``bounce.mailboxes``; idle while bounces or every mailbox
+    are off), recording through the command side's bounce intake (``postlog.bounce_wiring``).
+    Every sender process runs one; an advisory lock lets one scan at a time."""
+    from postlog.bounce_wiring import mailbox_recorder
+    from services.sender.bounce_mailbox import MailboxScanner
+
+    return MailboxScanner(runtime.pool, runtime.live_settings.get,
+                          mailbox_recorder(runtime.pool, runtime.settings))
 
 
 async def _wait(tasks: list[asyncio.Task[None]]) -> None:

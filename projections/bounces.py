@@ -1,11 +1,12 @@
 """The ``bounces`` read model: listmonk's ``bounces`` table.
 
 One row per recorded bounce (``subscriber.bounce_recorded``), removed by
-``subscriber.bounces_deleted`` and, like listmonk's ``ON DELETE CASCADE``, by
-``subscriber.deleted``; a deleted campaign leaves its bounces with ``campaign_id`` NULL (listmonk's
-``ON DELETE SET NULL``). ``meta`` is personal data sealed in the event: ``prepare`` loads the
-batch's data keys and ``apply_prepared`` (pure) opens it. A bounce of an erased subscriber is not
-written (its ``subscriber.deleted`` follows in the log), so a rebuild never brings it back.
+``subscriber.bounces_deleted`` (all of the subscriber's), ``subscriber.bounces_removed`` (some,
+by id) and, like listmonk's ``ON DELETE CASCADE``, by ``subscriber.deleted``; a deleted
+campaign leaves its bounces with ``campaign_id`` NULL (listmonk's ``ON DELETE SET NULL``).
+``meta`` is personal data sealed in the event: ``prepare`` loads the batch's data keys and
+``apply_prepared`` (pure) opens it. A bounce of an erased subscriber is not written (its
+``subscriber.deleted`` follows in the log), so a rebuild never brings it back.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from events.bounces import BounceRecorded, BouncesDeleted
+from events.bounces import BounceRecorded, BouncesDeleted, BouncesRemoved
 from events.campaigns import CampaignDeleted
 from events.crypto import decrypt_value, field_aad, load_keys
 from events.store import RecordedEvent
@@ -37,7 +39,8 @@ class BouncesProjection:
     tables: tuple[str, ...] = (BOUNCES,)
     # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware): an
     # erased subscriber's bounces (personal data) leave the table whatever happened before.
-    applied_on_frozen_streams = frozenset({"subscriber.deleted", "subscriber.bounces_deleted"})
+    applied_on_frozen_streams = frozenset({"subscriber.deleted", "subscriber.bounces_deleted",
+                                           "subscriber.bounces_removed"})
 
     def __init__(self, master_key: bytes | None = None) -> None:
         self._master_key = master_key
@@ -82,12 +85,15 @@ class BouncesProjection:
             key = keys.get(e.subscriber_id)
             if key is None:
                 return []  # erased: nothing personal may be written
-            meta = decrypt_value(key, e.meta, field_aad(e.subscriber_id, "meta"))
+            meta = _meta(decrypt_value(key, e.meta, field_aad(e.subscriber_id, "meta")))
             return [(sql.SQL(
                 "INSERT INTO {} (id, subscriber_id, campaign_id, type, source, meta, created_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
             ).format(table), (e.bounce_id, e.subscriber_id, e.campaign_id, e.kind, e.source,
-                              Jsonb(meta if isinstance(meta, dict) else {}), e.at))]
+                              Jsonb(meta), e.at))]
+        if isinstance(e, BouncesRemoved):
+            return [(sql.SQL("DELETE FROM {} WHERE subscriber_id = %s AND id = ANY(%s)").format(
+                table), (e.subscriber_id, list(e.bounce_ids)))]
         if isinstance(e, BouncesDeleted | SubscriberDeleted):
             return [(sql.SQL("DELETE FROM {} WHERE subscriber_id = %s").format(table),
                      (e.subscriber_id,))]
@@ -97,6 +103,17 @@ class BouncesProjection:
         return []
 
 
+def _meta(opened: Any) -> Any:
+    """The bounce's meta: any JSON value, as listmonk's ``json.RawMessage``. An object is
+    sealed as it is; any other value (a provider's array, a string) as its JSON text."""
+    if isinstance(opened, str):
+        try:
+            return msgspec.json.decode(opened)
+        except msgspec.DecodeError:
+            return opened
+    return {} if opened is None else opened
+
+
 # Decoding is skipped for the many subscriber and campaign events this projection ignores.
 _TYPES = frozenset({"subscriber.bounce_recorded", "subscriber.bounces_deleted",
-                    "subscriber.deleted", "campaign.deleted"})
+                    "subscriber.bounces_removed", "subscriber.deleted", "campaign.deleted"})

@@ -7,15 +7,29 @@ on the campaign row (0 until tracking records events), so reads never count over
 deliveries the sender recorded (``delivery.progress``), which also move ``updated_at`` as
 listmonk's sending does (``running/stats`` derives ``net_rate`` from it).
 
+``views`` and ``clicks`` add up the ``count`` of ``tracking.campaign_viewed`` and
+``tracking.link_clicked`` (every hit, like listmonk's counts over ``campaign_views`` and
+``link_clicks``); ``bounces`` counts the campaign's live bounces: +1 per
+``subscriber.bounce_recorded`` naming it, and when a subscriber's bounces go
+(``subscriber.bounces_deleted``, ``subscriber.deleted``) minus that subscriber's bounces of the
+campaign recorded before, which ``prepare`` folds from the subscriber's own stream in the log
+(deterministic, so a rebuild gives the same numbers). docs/tracking.md.
+
 Like listmonk, deleting a template moves the campaigns that used it to the default template
 named in ``template.deleted`` (and clears it as their archive template).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
+from events.bounces import BounceRecorded
 from events.campaigns import (
     CampaignArchiveChanged,
     CampaignCancelled,
@@ -33,6 +47,7 @@ from events.campaigns import (
 from events.deliveries import DeliveryProgress
 from events.store import RecordedEvent
 from events.templates import TemplateDeleted
+from events.tracking import CampaignViewed, LinkClicked
 from projections.base import Statement, Tables
 
 CAMPAIGNS = "campaigns"
@@ -43,6 +58,9 @@ _CONTENT_COLUMNS = (
     "send_at", "headers", "attribs", "tags", "messenger", "template_id", "archive",
     "archive_slug", "archive_template_id", "archive_meta",
 )
+_BOUNCE_REMOVALS = ("subscriber.bounces_deleted", "subscriber.deleted")
+BouncesBefore = dict[str, dict[int, int]]
+"""event id of a removal -> {campaign id: the subscriber's bounces of it just before}"""
 _STATUS: dict[type, str] = {CampaignPaused: "paused", CampaignCancelled: "cancelled",
            CampaignFinished: "finished", CampaignUnscheduled: "draft"}
 
@@ -51,7 +69,8 @@ class CampaignsProjection:
     """Campaigns by id: what ``GET /api/campaigns`` and the scheduler read."""
 
     name = "campaigns"
-    categories: tuple[str, ...] = ("campaign", "template", "delivery")
+    categories: tuple[str, ...] = ("campaign", "template", "delivery", "tracking",
+                                   "subscriber")
     tables: tuple[str, ...] = (CAMPAIGNS, CAMPAIGN_LISTS)
     # Applied even on a stream frozen by the quarantine (projections.base.QuarantineAware).
     applied_on_frozen_streams = frozenset({"campaign.deleted"})
@@ -108,11 +127,61 @@ class CampaignsProjection:
             sql.SQL("CREATE INDEX ON {} (list_id)").format(lists),
         ]
 
+    async def prepare(
+        self, conn: psycopg.AsyncConnection[Any], events: Sequence[RecordedEvent]
+    ) -> BouncesBefore:
+        """For each removal of a subscriber's bounces in the batch: how many of its bounces
+        each campaign had just before, folded from the subscriber's stream."""
+        removals = [e for e in events if e.type in _BOUNCE_REMOVALS]
+        if not removals:
+            return {}
+        cur = conn.cursor(row_factory=tuple_row)
+        await cur.execute(
+            "SELECT stream_id, version, type, (data->>'campaign_id')::bigint"
+            " FROM eventlog.events WHERE stream_id = ANY(%s)"
+            " AND type = ANY(%s) ORDER BY stream_id, version",
+            (list({e.stream_id for e in removals}),
+             ["subscriber.bounce_recorded", *_BOUNCE_REMOVALS]))
+        history: dict[str, list[tuple[int, str, int | None]]] = {}
+        for stream_id, version, type_, campaign_id in await cur.fetchall():
+            history.setdefault(stream_id, []).append((version, type_, campaign_id))
+        out: BouncesBefore = {}
+        for removal in removals:
+            counts: dict[int, int] = {}
+            for version, type_, campaign_id in history.get(removal.stream_id, []):
+                if version >= removal.version:
+                    break
+                if type_ != "subscriber.bounce_recorded":
+                    counts.clear()
+                elif campaign_id is not None:
+                    counts[campaign_id] = counts.get(campaign_id, 0) + 1
+            out[str(removal.event_id)] = counts
+        return out
+
+    def apply_prepared(self, event: RecordedEvent, t: Tables, context: Any) -> list[Statement]:
+        if event.type in _BOUNCE_REMOVALS:
+            before: dict[int, int] = (context or {}).get(str(event.event_id), {})
+            return [(sql.SQL("UPDATE {} SET bounces = GREATEST(bounces - %s, 0)"
+                             " WHERE id = %s").format(t[CAMPAIGNS]), (n, campaign_id))
+                    for campaign_id, n in sorted(before.items())]
+        return self.apply(event, t)
+
     def apply(self, event: RecordedEvent, t: Tables) -> list[Statement]:
         camps, lists = t[CAMPAIGNS], t[CAMPAIGN_LISTS]
         if event.category == "delivery" and event.type != "delivery.progress":
             return []  # claims and completions: many, and nothing to show here
+        if event.category == "subscriber" and event.type != "subscriber.bounce_recorded":
+            return []  # removals of bounces need prepare(); the rest is not about campaigns
         e = event.decode()
+        if isinstance(e, CampaignViewed | LinkClicked):
+            column = sql.Identifier("views" if isinstance(e, CampaignViewed) else "clicks")
+            return [(sql.SQL("UPDATE {} SET {col} = {col} + %s WHERE id = %s").format(
+                camps, col=column), (e.count, e.campaign_id))]
+        if isinstance(e, BounceRecorded):
+            if e.campaign_id is None:
+                return []
+            return [(sql.SQL("UPDATE {} SET bounces = bounces + 1 WHERE id = %s").format(camps),
+                     (e.campaign_id,))]
         if isinstance(e, CampaignCreated):
             columns = ("id", "uuid", "type", "status", *_CONTENT_COLUMNS, "created_at",
                        "updated_at")

@@ -25,17 +25,23 @@ def all_projections(settings: Settings | None = None) -> list[Projection]:
     from projections.campaigns import CampaignsProjection
     from projections.deliveries import DeliveriesProjection
     from projections.lists import ListsProjection
+    from projections.media import MediaProjection
     from projections.message_deliveries import MessageDeliveriesProjection
+    from projections.roles import RolesProjection
     from projections.settings import SettingsProjection
     from projections.subscriber_counts import SubscriberCountsProjection
     from projections.subscribers import SubscribersProjection
     from projections.templates import TemplatesProjection
+    from projections.tracking import TrackingProjection
+    from projections.users import UsersProjection
 
     master_key = master_key_from(settings.master_key) if settings is not None else None
-    return [ListsProjection(), SubscribersProjection(master_key), TemplatesProjection(),
+    return [ListsProjection(), MediaProjection(), SubscribersProjection(master_key),
+            TemplatesProjection(),
             CampaignsProjection(), SubscriberCountsProjection(), BouncesProjection(master_key),
             SettingsProjection(), DeliveriesProjection(master_key),
-            MessageDeliveriesProjection(master_key)]
+            MessageDeliveriesProjection(master_key), TrackingProjection(),
+            UsersProjection(master_key), RolesProjection()]
 
 
 def projection_by_name(name: str, settings: Settings | None = None) -> Projection:

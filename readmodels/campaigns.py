@@ -19,6 +19,7 @@ from readmodels.paging import all_of, fetch_page, text_search
 
 CAMPAIGNS = sql.Identifier("readmodel", "campaigns")
 CAMPAIGN_LISTS = sql.Identifier("readmodel", "campaign_lists")
+CAMPAIGN_MEDIA = sql.Identifier("readmodel", "campaign_media")
 ORDER_FIELDS = ("name", "status", "created_at", "updated_at")
 DEFAULT_ORDER_FIELD = "created_at"
 
@@ -29,8 +30,11 @@ _COLUMNS = sql.SQL(
     " c.started_at, c.to_send, c.sent, c.uuid::text AS uuid, c.type, c.name, c.subject,"
     " c.from_email, c.body, c.body_source, c.altbody, c.send_at, c.status, c.content_type,"
     " c.tags, c.headers, c.attribs, c.template_id, c.messenger, c.archive, c.archive_slug,"
-    " c.archive_template_id, c.archive_meta"
-).format(lists=CAMPAIGN_LISTS)
+    " c.archive_template_id, c.archive_meta,"
+    # the campaign's attachments (projections/media.py), listmonk's {id, filename}
+    " COALESCE((SELECT json_agg(json_build_object('id', m.media_id, 'filename', m.filename)"
+    " ORDER BY m.position) FROM {media} m WHERE m.campaign_id = c.id), '[]'::json) AS media"
+).format(lists=CAMPAIGN_LISTS, media=CAMPAIGN_MEDIA)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -49,7 +53,7 @@ def render_campaign(row: dict[str, Any], no_body: bool = False,
         "clicks": row["clicks"],
         "bounces": row["bounces"],
         "lists": list(row["lists"] or []),
-        "media": [],
+        "media": list(row.get("media") or []),
         "started_at": _time(row["started_at"]),
         "to_send": row["to_send"],
         "sent": row["sent"],
@@ -88,6 +92,8 @@ class CampaignQuery:
     offset: int = 0
     limit: int | None = 20
     no_body: bool = False
+    # Only campaigns on one of these lists (the caller's list role); None: every campaign.
+    permitted_lists: tuple[int, ...] | None = None
 
 
 def search_condition(search: str) -> tuple[sql.Composable, list[Any]]:
@@ -109,6 +115,10 @@ def _filters(q: CampaignQuery) -> tuple[sql.Composable, list[Any]]:
     if q.tags:
         where.append(sql.SQL("c.tags @> %s::text[]"))
         params.append(list(q.tags))
+    if q.permitted_lists is not None:
+        where.append(sql.SQL("EXISTS (SELECT 1 FROM {} cl WHERE cl.campaign_id = c.id"
+                             " AND cl.list_id = ANY(%s))").format(CAMPAIGN_LISTS))
+        params.append(list(q.permitted_lists))
     return all_of(where), params
 
 

@@ -64,6 +64,8 @@ class ListQuery:
     descending: bool = True
     offset: int = 0
     limit: int | None = 20
+    # The lists the caller's list role permits (None: every list).
+    permitted: tuple[int, ...] | None = None
 
 
 def search_condition(search: str) -> tuple[sql.Composable, list[Any]]:
@@ -85,6 +87,9 @@ def _filters(q: ListQuery) -> tuple[sql.Composable, list[Any]]:
     if q.tags:
         where.append(sql.SQL("tags @> %s::text[]"))
         params.append(list(q.tags))
+    if q.permitted is not None:
+        where.append(sql.SQL("id = ANY(%s)"))
+        params.append(list(q.permitted))
     return all_of(where), params
 
 
@@ -101,12 +106,16 @@ async def query_lists(
     return [render_list(r) for r in rows], total
 
 
-async def all_lists(pool: AsyncConnectionPool[Any], status: str = "") -> list[dict[str, Any]]:
-    """Every list (optionally of one status) by id: the ``minimal`` listing."""
-    query = sql.SQL("SELECT {} FROM {} WHERE (%s = '' OR status = %s) ORDER BY id").format(
+async def all_lists(pool: AsyncConnectionPool[Any], status: str = "",
+                    permitted: list[int] | None = None) -> list[dict[str, Any]]:
+    """Every list (optionally of one status, and only the ``permitted`` ids when given) by
+    id: the ``minimal`` listing."""
+    query = sql.SQL("SELECT {} FROM {} WHERE (%s = '' OR status = %s)"
+                    " AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[])) ORDER BY id").format(
         _COLUMNS, LISTS)
     async with pool.connection() as conn:
-        cur = await conn.cursor(row_factory=dict_row).execute(query, (status, status))
+        cur = await conn.cursor(row_factory=dict_row).execute(
+            query, (status, status, permitted, permitted))
         return [render_list(r) for r in await cur.fetchall()]
 
 

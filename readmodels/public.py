@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from readmodels.lists import LISTS, timestamp
+from readmodels.subscriber_profile import export_tracking
 from readmodels.subscribers import SUBSCRIBER_LISTS, SUBSCRIBERS
 
 # A uuid in its canonical textual form (what listmonk's links carry), any case.
@@ -108,7 +109,7 @@ async def export_of(
 ) -> dict[str, Any] | None:
     """Everything kept about a subscriber, shaped like listmonk's data export: ``profile`` (a
     one-item array), ``subscriptions`` (private lists' names hidden), ``campaign_views`` and
-    ``link_clicks`` (no read model records them yet: always empty)."""
+    ``link_clicks`` (from the tracking read model, as the admin export)."""
     found = await _subscriber_rows(pool, subscriber_uuid)
     if found is None:
         return None
@@ -125,5 +126,6 @@ async def export_of(
         "type": s["type"],
         "created_at": timestamp(s["created_at"]),
     } for s in lists]
-    return {"profile": [profile], "subscriptions": subscriptions, "campaign_views": [],
-            "link_clicks": []}
+    views, clicks = await export_tracking(pool, int(row["id"]))
+    return {"profile": [profile], "subscriptions": subscriptions, "campaign_views": views,
+            "link_clicks": clicks}

@@ -1,9 +1,11 @@
 """One subscriber's data beyond its profile: the privacy export, bounces and activity.
 
 Shaped like listmonk's ``export-subscriber-data``, ``query-bounces`` and
-``get-subscriber-activity``. Campaign views and link clicks come from the tracking read models
-(listmonk's ``campaign_views``, ``link_clicks`` and ``links`` tables); until those exist the
-answers hold empty arrays, exactly what listmonk gives a subscriber with no activity.
+``get-subscriber-activity``. Campaign views and link clicks come from the ``tracking`` read
+model (listmonk's ``campaign_views``, ``link_clicks`` and ``links`` tables, each row with the
+``hits`` it stands for: repeats within a dedupe window are one row, docs/tracking.md), read by
+``subscriber_id``; before those tables exist the answers hold empty arrays, exactly what
+listmonk gives a subscriber with no activity.
 """
 
 from __future__ import annotations
@@ -30,22 +32,23 @@ _SUBSCRIPTIONS = sql.SQL(
     " FROM readmodel.subscriber_lists sl JOIN readmodel.lists l ON l.id = sl.list_id"
     " WHERE sl.subscriber_id = %s ORDER BY l.id")
 _EXPORT_VIEWS = sql.SQL(
-    "SELECT c.subject AS campaign, count(v.subscriber_id) AS views"
+    "SELECT c.subject AS campaign, sum(v.hits)::bigint AS views"
     " FROM readmodel.campaign_views v LEFT JOIN readmodel.campaigns c ON c.id = v.campaign_id"
     " WHERE v.subscriber_id = %s GROUP BY c.id, c.subject ORDER BY c.id")
 _EXPORT_CLICKS = sql.SQL(
-    "SELECT k.url, count(lc.subscriber_id) AS clicks"
+    "SELECT k.url, sum(lc.hits)::bigint AS clicks"
     " FROM readmodel.link_clicks lc LEFT JOIN readmodel.links k ON k.id = lc.link_id"
     " WHERE lc.subscriber_id = %s GROUP BY k.id, k.url ORDER BY k.id")
 _ACTIVITY_VIEWS = sql.SQL(
-    "SELECT c.id, c.uuid::text AS uuid, c.name, c.subject, count(*) AS view_count,"
+    "SELECT c.id, c.uuid::text AS uuid, c.name, c.subject, sum(v.hits)::bigint AS view_count,"
     " max(v.created_at) AS last_viewed_at"
     " FROM readmodel.campaign_views v LEFT JOIN readmodel.campaigns c ON c.id = v.campaign_id"
     " WHERE v.subscriber_id = %s GROUP BY c.id, c.uuid, c.name, c.subject"
     " ORDER BY last_viewed_at DESC")
 _ACTIVITY_CLICKS = sql.SQL(
     "SELECT k.id AS link_id, k.url, c.id AS campaign_id, c.uuid::text AS campaign_uuid,"
-    " c.name AS campaign_name, c.subject AS campaign_subject, count(*) AS click_count,"
+    " c.name AS campaign_name, c.subject AS campaign_subject,"
+    " sum(lc.hits)::bigint AS click_count,"
     " max(lc.created_at) AS last_clicked_at"
     " FROM readmodel.link_clicks lc LEFT JOIN readmodel.links k ON k.id = lc.link_id"
     " LEFT JOIN readmodel.campaigns c ON c.id = lc.campaign_id"
@@ -100,6 +103,19 @@ async def subscriber_export(pool: AsyncConnectionPool[Any], subscriber_id: int) 
             clicks = await _rows(conn, _EXPORT_CLICKS, subscriber_id)
     return {"profile": profile or {}, "subscriptions": subscriptions, "campaign_views": views,
             "link_clicks": clicks}
+
+
+async def export_tracking(
+    pool: AsyncConnectionPool[Any], subscriber_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``campaign_views`` and ``link_clicks`` of a subscriber's data export (also the
+    subscriber's own export from the public pages)."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if not await _tracking(conn):
+            return [], []
+        return (await _rows(conn, _EXPORT_VIEWS, subscriber_id),
+                await _rows(conn, _EXPORT_CLICKS, subscriber_id))
 
 
 async def subscriber_activity(

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from kernel.db import open_pool
+from kernel.logring import LogShipper
 from kernel.metrics import Metrics
 from kernel.settings import Settings
 from projections.waiter import ProjectionWaiter
@@ -38,6 +39,8 @@ async def open_runtime(
     read_pool = await open_pool(settings, name="query", read_only=True)
     waiter = ProjectionWaiter(pool, settings.read_your_writes_timeout)
     live_settings = LiveSettings(pool, settings)
+    log_shipper = LogShipper(settings)  # this process's log lines to /api/logs (NATS)
+    await log_shipper.start()
     try:
         yield Runtime(
             settings=settings,
@@ -48,6 +51,7 @@ async def open_runtime(
             live_settings=live_settings,
         )
     finally:
+        await log_shipper.close()
         await live_settings.close()  # its LISTEN connection and poll
         await waiter.close()  # its LISTEN connection
         await read_pool.close()

@@ -1,14 +1,17 @@
-"""Secrets of API users: scrypt password hashes, sha256 token hashes, constant-time checks.
+"""Secrets of API users: argon2id password hashes, sha256 token hashes, constant-time checks.
 
 Stored forms (``eventlog.api_users.password_hash``):
 
-- ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>`` for passwords people choose (the admin);
+- ``$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>`` (argon2-cffi's PHC string) for passwords
+  people choose; new passwords are hashed so;
+- ``scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>``: passwords stored before argon2; they keep
+  verifying, and a login with one stores the argon2 hash instead (``needs_rehash``);
 - ``sha256$<hex>`` for generated API tokens: 48 random alphanumeric characters carry ~285 bits,
   so a fast hash is as safe as a slow one and keeps every request cheap (listmonk does the same).
 
-scrypt costs ~50 ms and 16 MB on purpose, so a verified ``(stored hash, sha256(password))`` pair
-is remembered for a few minutes; keying on the stored hash means a password change or a deleted
-user never matches a stale entry.
+argon2id and scrypt cost ~50 ms and tens of MB on purpose, so a verified
+``(stored hash, sha256(password))`` pair is remembered for a few minutes; keying on the stored
+hash means a password change or a deleted user never matches a stale entry.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import secrets
 import string
 import time
 from collections import OrderedDict
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 API_TOKEN_LENGTH = 48
 GENERATED_PASSWORD_LENGTH = 24
@@ -51,8 +57,36 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """Stored form of a password: scrypt with a random salt and its parameters."""
+# argon2-cffi's defaults: RFC 9106's low-memory profile (argon2id, t=3, 64 MiB, p=4).
+_ARGON2 = PasswordHasher()
+_ARGON2_PREFIX = "$argon2"
+
+
+def hash_password(password: str) -> str:
+    """Stored form of a password: argon2id with a random salt, its parameters included."""
+    return _ARGON2.hash(password)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a (verified) stored password hash should be replaced by ``hash_password``'s:
+    an scrypt one, or argon2 with weaker parameters than today's."""
+    if not stored.startswith(_ARGON2_PREFIX):
+        return stored.startswith("scrypt$")
+    try:
+        return _ARGON2.check_needs_rehash(stored)
+    except InvalidHashError:
+        return False
+
+
+def _verify_argon2(stored: str, password: str) -> bool:
+    try:
+        return _ARGON2.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def hash_password_scrypt(password: str, *, salt: bytes | None = None) -> str:
+    """The scrypt form stored before argon2 (kept to test that such hashes still verify)."""
     salt = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
     digest = hashlib.scrypt(
         password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=_SCRYPT_DKLEN
@@ -81,7 +115,22 @@ def verify_secret(stored: str, secret: str) -> bool:
         return hmac.compare_digest(hash_token(secret), stored)
     if scheme == "scrypt":
         return _verify_scrypt(stored, secret)
+    if stored.startswith(_ARGON2_PREFIX):
+        return _verify_argon2(stored, secret)
     return False
+
+
+# A hash no password matches, verified when there is no user, so an unknown username costs
+# what a wrong password does (no timing oracle for which usernames exist).
+_DUMMY_HASH = _ARGON2.hash(secrets.token_urlsafe(16))
+
+
+def verify_password_or_dummy(stored: str | None, password: str) -> bool:
+    """``verify_secret`` for a login: with no stored hash, pays for a verification anyway."""
+    if stored is None:
+        _verify_argon2(_DUMMY_HASH, password)
+        return False
+    return verify_secret(stored, password)
 
 
 class VerifiedCache:
@@ -120,12 +169,12 @@ VERIFIED = VerifiedCache()
 
 
 async def verify_secret_cached(stored: str, secret: str, cache: VerifiedCache = VERIFIED) -> bool:
-    """``verify_secret`` that pays scrypt off the event loop and at most once per TTL."""
-    if not stored.startswith("scrypt$"):
+    """``verify_secret`` that pays argon2/scrypt off the event loop and at most once per TTL."""
+    if not stored.startswith(("scrypt$", _ARGON2_PREFIX)):
         return verify_secret(stored, secret)
     if cache.hit(stored, secret):
         return True
-    ok = await asyncio.to_thread(_verify_scrypt, stored, secret)
+    ok = await asyncio.to_thread(verify_secret, stored, secret)
     if ok:
         cache.remember(stored, secret)
     return ok

@@ -7,8 +7,9 @@ deciding who may call it. ``tests/unit/test_route_tables.py`` checks that every 
 serves is in a table exactly once, that every permission named is in the catalogue, and that
 the guards agree (a public route has none, every other route requires authentication).
 
-Today any authenticated user may call every route (the super-admin and API users hold every
-permission); the admin issue enforces ``Access`` per user and list role.
+``handlers`` hands each route's ``Access`` to its handler (``opt["access"]``), where the guard
+(``guard.py: require_auth``) enforces it per request: the caller's user role must hold one of
+the permissions, and list roles narrow what per-list routes reach (docs/users_roles.md).
 """
 
 from __future__ import annotations
@@ -18,20 +19,11 @@ from typing import Literal
 
 from litestar.types import ControllerRouterHandler
 
-# listmonk's permission catalogue (permissions.json), by group.
-PERMISSION_GROUPS: dict[str, tuple[str, ...]] = {
-    "lists": ("lists:get_all", "lists:manage_all"),
-    "subscribers": ("subscribers:get", "subscribers:get_all", "subscribers:manage",
-                    "subscribers:import", "subscribers:sql_query", "tx:send"),
-    "campaigns": ("campaigns:get", "campaigns:get_all", "campaigns:get_analytics",
-                  "campaigns:manage", "campaigns:manage_all", "campaigns:send"),
-    "bounces": ("bounces:get", "bounces:manage", "webhooks:post_bounce"),
-    "media": ("media:get", "media:manage"),
-    "templates": ("templates:get", "templates:manage"),
-    "users": ("users:get", "users:manage", "roles:get", "roles:manage"),
-    "settings": ("settings:get", "settings:manage", "settings:maintain"),
-}
-PERMISSIONS: frozenset[str] = frozenset(p for group in PERMISSION_GROUPS.values() for p in group)
+from events.roles import PERMISSION_GROUPS as CATALOGUE_GROUPS
+from events.roles import PERMISSIONS as CATALOGUE
+
+PERMISSION_GROUPS = CATALOGUE_GROUPS  # listmonk's catalogue, by group (events/roles.py)
+PERMISSIONS: frozenset[str] = frozenset(CATALOGUE)
 
 ListRight = Literal["get", "manage"]
 
@@ -48,6 +40,9 @@ class Access:
     public: bool = False
     permissions: tuple[str, ...] = ()
     per_list: ListRight | None = None
+    # listmonk's list routes have no pm(): any user passes the guard and the handler checks
+    # the list role per list (``permissions`` are then the ``lists:*_all`` overrides).
+    by_list_role: bool = False
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.permissions if p not in PERMISSIONS]
@@ -69,7 +64,7 @@ def needs(*permissions: str, per_list: ListRight | None = None) -> Access:
 def lists(right: ListRight, *permissions: str) -> Access:
     """Access to lists through the caller's list role (``lists:get_all`` / ``lists:manage_all``
     reach every list)."""
-    return Access(permissions=permissions, per_list=right)
+    return Access(permissions=permissions, per_list=right, by_list_role=True)
 
 
 @dataclass(frozen=True)
@@ -80,6 +75,14 @@ class Route:
     access: Access
 
 
+ACCESS_OPT = "access"
+
+
 def handlers(table: tuple[Route, ...]) -> list[ControllerRouterHandler]:
-    """The route handlers of a table, in its order (what the app registers)."""
+    """The route handlers of a table, in its order (what the app registers), each carrying
+    its ``Access`` in ``opt`` for the guard."""
+    for route in table:
+        opt = getattr(route.handler, "opt", None)
+        if isinstance(opt, dict):
+            opt[ACCESS_OPT] = route.access
     return [route.handler for route in table]

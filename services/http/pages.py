@@ -3,15 +3,22 @@
 Pages are built from ``Html`` fragments: ``html(template, **values)`` escapes every value that
 is not already an ``Html`` fragment, so text coming from users or the database (names, list
 names, e-mails) can never inject markup. Templates are constants of the calling module, never
-user input. Pages carry no JavaScript; the Content-Security-Policy forbids scripts outright.
+user input. Pages carry no JavaScript (except the captcha of the subscription form, allowed by
+its hash); the Content-Security-Policy forbids other scripts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from html import escape
+from typing import Any
+from urllib.parse import urlsplit
 
-from litestar import Response
+from litestar import Request, Response
+
+from events.settings import AppSettings
 
 # A small, readable, self-contained style: no external assets, works without JavaScript.
 _STYLE = """
@@ -39,6 +46,11 @@ button:focus, input:focus, a:focus { outline: 3px solid #54aeff; outline-offset:
 .hidden { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
 .help { color: #57606a; font-size: .9rem; }
 a { color: #0969da; }
+ul.archive { list-style: none; padding: 0; }
+ul.archive li { display: flex; justify-content: space-between; gap: 1rem; margin: .6rem 0; }
+.date { color: #57606a; font-size: .9rem; white-space: nowrap; }
+nav.pagination a, nav.pagination strong { margin-right: .6rem; }
+.site { color: #57606a; margin: 0 0 .25rem; }
 """
 
 # Headers of every public page: never indexed or cached, no scripts, not framed.
@@ -51,6 +63,59 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the live settings put on every public page: ``app.site_name`` (in the title, as
+    listmonk's ``<title>Page - Site</title>``) and ``appearance.public.custom_css`` (linked as
+    ``<root_url>/public/custom.css`` when set). Bound per request by ``bind_site``."""
+
+    name: str = ""
+    custom_css_url: str = ""
+
+    @classmethod
+    def of(cls, settings: AppSettings) -> Site:
+        css = (f"{settings.app_root_url}/public/custom.css"
+               if settings.appearance_public_custom_css.strip() else "")
+        return cls(name=settings.app_site_name, custom_css_url=css)
+
+
+NO_SITE = Site()
+CURRENT_SITE: ContextVar[Site] = ContextVar("postlog_site", default=NO_SITE)
+
+
+async def bind_site(request: Request[Any, Any, Any]) -> None:
+    """App ``before_request`` hook: the site of the settings in force, for the pages this
+    request renders (API routes render none)."""
+    if request.url.path.startswith("/api/"):
+        return
+    runtime = getattr(request.app.state, "runtime", None)
+    live = getattr(runtime, "live_settings", None)
+    if live is not None:
+        CURRENT_SITE.set(Site.of(await live.get()))
+
+
+def content_security_policy(*, scripts: str = "", connect: str = "", frames: str = "") -> str:
+    """The public pages' policy: no scripts unless ``scripts`` names some (the captcha), styles
+    inline plus the custom CSS's origin."""
+    css_url = CURRENT_SITE.get().custom_css_url
+    css = urlsplit(css_url) if css_url else None
+    styles = "'unsafe-inline' 'self'" + (f" {css.scheme}://{css.netloc}" if css else "")
+    policy = [f"default-src 'none'; style-src {styles}; img-src 'self'"]
+    if scripts:
+        policy.append(f"script-src {scripts}")
+    if connect:
+        policy.append(f"connect-src {connect}")
+    if frames:
+        policy.append(f"frame-src {frames}")
+    policy.append("form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    return "; ".join(policy)
+
+
+# What an indexable page (the public archive) leaves out.
+_PRIVATE_HEADERS = frozenset({"X-Robots-Tag", "Cache-Control"})
 
 
 class Html(str):
@@ -76,17 +141,27 @@ def join(fragments: Iterable[Html]) -> Html:
 
 
 def page(title: str, body: Html, *, status_code: int = 200,
-         extra_headers: dict[str, str] | None = None) -> Response[str]:
-    """A whole HTML document with ``title`` and ``body`` (inside ``<main>``)."""
+         extra_headers: dict[str, str] | None = None, indexable: bool = False) -> Response[str]:
+    """A whole HTML document with ``title`` and ``body`` (inside ``<main>``). Pages are kept
+    out of search engines and caches unless ``indexable`` (the public archive). The title
+    ends with the site's name; the custom CSS is linked when set (``Site``)."""
+    site = CURRENT_SITE.get()
     document = html(
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="robots" content="noindex">\n<title>{title}</title>\n'
-        "<style>{style}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n",
-        title=title, style=Html(_STYLE), body=body)
+        "{robots}<title>{title}</title>\n"
+        "<style>{style}</style>\n{custom_css}</head>\n<body>\n<main>\n{body}\n</main>\n"
+        "</body>\n</html>\n",
+        title=f"{title} - {site.name}" if site.name else title, style=Html(_STYLE), body=body,
+        robots=Html("" if indexable else '<meta name="robots" content="noindex">\n'),
+        custom_css=html('<link rel="stylesheet" href="{url}">\n', url=site.custom_css_url)
+        if site.custom_css_url else Html(""))
+    headers = {name: value for name, value in _HEADERS.items()
+               if not indexable or name not in _PRIVATE_HEADERS}
+    headers["Content-Security-Policy"] = content_security_policy()
     return Response(content=str(document), status_code=status_code,
                     media_type="text/html",  # litestar adds "; charset=utf-8"
-                    headers={**_HEADERS, **(extra_headers or {})})
+                    headers={**headers, **(extra_headers or {})})
 
 
 def message_page(title: str, message: str, *, status_code: int = 200) -> Response[str]:

@@ -13,9 +13,11 @@ campaign and the subscriber, so a message sent again (after a crash, a retry) ke
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from events.message_storage import AttachmentFile
 from events.settings import AppSettings
 from services.sender.campaign_plan import CampaignPlan
 from services.sender.messengers.base import CampaignInfo, OutgoingMessage, Recipient
@@ -23,6 +25,7 @@ from services.sender.recipients import RecipientRow
 from services.sender.rendering import CompiledCampaign, compile_campaign, render_campaign
 from services.sender.templating import I18n, campaign_funcs
 from services.sender.templating.data import ENGLISH, Campaign, CampaignMessage, Subscriber
+from services.sender.templating.funcs_listmonk import default_link_uuid
 
 _MESSAGE_IDS = uuid.UUID("0c7d3f9e-2b71-4f0e-9d0a-5b1f2e6c8a44")
 
@@ -35,14 +38,22 @@ class PreparedCampaign:
     compiled: CompiledCampaign
     data: Campaign
     info: CampaignInfo
+    # the campaign's media, loaded once per run (services/sender/campaign_media.py)
+    attachments: tuple[AttachmentFile, ...] = ()
 
 
 def prepare_campaign(plan: CampaignPlan, template_body: str | None,
-                     settings: AppSettings) -> PreparedCampaign:
-    """Compile ``plan``'s content once; ``TemplateError`` names the part that fails."""
+                     settings: AppSettings,
+                     link_uuid: Callable[[str], str | None] = default_link_uuid,
+                     ) -> PreparedCampaign:
+    """Compile ``plan``'s content once; ``TemplateError`` names the part that fails.
+
+    ``link_uuid`` gives the uuid of each registered tracked URL (None: left untracked; see
+    ``services.tracking.links``)."""
     content = plan.content
     root_url = settings.app_root_url.rstrip("/")
     funcs = campaign_funcs(root_url=root_url, campaign_uuid=plan.uuid, i18n=I18n(ENGLISH),
+                           link_uuid=link_uuid,
                            disable_tracking=settings.privacy_disable_tracking,
                            individual_tracking=settings.privacy_individual_tracking)
     compiled = compile_campaign(content, campaign_uuid=plan.uuid, template_body=template_body,
@@ -77,4 +88,4 @@ def build_message(prepared: PreparedCampaign, row: RecipientRow) -> OutgoingMess
         content_type=prepared.plan.content.content_type,
         recipient=Recipient(uuid=row.uuid, email=row.email, name=row.name,
                             attribs=row.attribs, status=row.status),
-        campaign=prepared.info)
+        campaign=prepared.info, attachments=prepared.attachments)

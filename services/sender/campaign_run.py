@@ -27,6 +27,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from gotemplate import TemplateError
+from services.sender.campaign_media import MediaUnavailable, load_attachments, with_attachments
 from services.sender.campaign_message import prepare_campaign
 from services.sender.campaign_plan import CampaignPlan, list_optins, load_plan, template_body
 from services.sender.chunk_run import DB_ERRORS, ChunkRun, Sending
@@ -36,6 +37,8 @@ from services.sender.leases import ChunkLeases, HeldChunk
 from services.sender.messengers.base import DeliveryResult, Messenger, OutgoingMessage
 from services.sender.planning import Complete
 from services.sender.recipients import Audience
+from services.sender.templating.funcs_listmonk import campaign_link_urls
+from services.tracking.links import register_links
 
 log = structlog.get_logger(__name__)
 
@@ -149,10 +152,22 @@ class CampaignRun:
             await self._pause(f"Unknown messenger {plan.messenger}: no enabled SMTP server or"
                               " messenger has that name")
             return None
+        settings = self.deps.settings()
+        links: dict[str, str] = {}
+        if not settings.privacy_disable_tracking:  # tracked URLs exist before any message
+            content = plan.content
+            links = await register_links(self.deps.pool, campaign_link_urls(
+                content.body, content.content_type, body, content.altbody, content.headers))
         try:
-            prepared = prepare_campaign(plan, body, self.deps.settings())
+            prepared = prepare_campaign(plan, body, settings, link_uuid=links.get)
         except TemplateError as exc:
             await self._pause(f"Error compiling template: {exc}")
+            return None
+        try:  # the campaign's media, fetched once for every message of this run
+            prepared = with_attachments(prepared, await load_attachments(
+                self.deps.pool, plan.content.media, self.deps.settings()))
+        except MediaUnavailable as exc:
+            await self._pause(str(exc))
             return None
         return Sending(prepared=prepared,
                        messenger=_LiveMessenger(self.deps.messengers, plan.messenger),

@@ -214,6 +214,37 @@ def test_metrics_stay_behind_the_gateway_but_each_api_serves_its_own(
         assert response.status_code == 200, name
 
 
+def test_a_disabled_or_deleted_user_is_refused_at_once_by_every_process(
+    split_deployment: Deployment,
+) -> None:
+    """Users change through the command API process; the query API process refuses a disabled
+    or deleted user on its very next request (no cache between processes)."""
+    with httpx.Client(base_url=split_deployment.base_url, timeout=30, auth=ADMIN) as admin:
+        role = admin.post("/api/roles/users", json={"name": "e2e readers",
+                                                    "permissions": ["lists:get_all"]})
+        assert role.status_code == 200, role.text
+        role_id = role.json()["data"]["id"]
+        created = admin.post("/api/users", json={"username": "e2e-bot", "type": "api",
+                                                 "status": "enabled", "user_role_id": role_id})
+        assert created.status_code == 200, created.text
+        user = created.json()["data"]
+        bot = (user["username"], user["password"])
+        assert admin.get("/api/lists", auth=bot).status_code == 200
+        assert admin.put(f"/api/users/{user['id']}", json={
+            "username": "e2e-bot", "type": "api", "status": "disabled",
+            "user_role_id": role_id}).status_code == 200
+        assert admin.get("/api/lists", auth=bot).status_code == 403
+        assert admin.post("/api/lists", json={"name": "x"}, auth=bot).status_code == 403
+        assert admin.put(f"/api/users/{user['id']}", json={
+            "username": "e2e-bot", "type": "api", "status": "enabled",
+            "user_role_id": role_id}).status_code == 200
+        assert admin.get("/api/lists", auth=bot).status_code == 200
+        assert admin.delete(f"/api/users/{user['id']}").json() == {"data": True}
+        refused = admin.get("/api/lists", auth=bot)
+        assert (refused.status_code, refused.json()) == (
+            403, {"message": "invalid API credentials"})
+
+
 def test_every_process_stops_cleanly_within_the_compose_grace_period(
     split_answers: list[Answer],
     single_answers: list[Answer],

@@ -9,7 +9,9 @@ from services.auth.passwords import (
     VerifiedCache,
     generate_api_token,
     hash_password,
+    hash_password_scrypt,
     hash_token,
+    needs_rehash,
     verify_secret,
     verify_secret_cached,
 )
@@ -32,15 +34,25 @@ def test_token_hash_hides_the_token_and_verifies_it() -> None:
     assert not verify_secret(stored, token[:-1])
 
 
-def test_password_hash_is_salted_scrypt() -> None:
+def test_password_hash_is_salted_argon2id() -> None:
     first = hash_password("correct horse")
     second = hash_password("correct horse")
     assert first != second  # a fresh salt each time
-    assert first.startswith("scrypt$")
+    assert first.startswith("$argon2id$")
     assert "correct horse" not in first
     assert verify_secret(first, "correct horse")
     assert verify_secret(second, "correct horse")
     assert not verify_secret(first, "Correct horse")
+    assert not needs_rehash(first)
+
+
+def test_scrypt_hashes_stored_before_argon2_still_verify_and_ask_for_a_rehash() -> None:
+    legacy = hash_password_scrypt("correct horse")
+    assert legacy.startswith("scrypt$")
+    assert verify_secret(legacy, "correct horse")
+    assert not verify_secret(legacy, "Correct horse")
+    assert needs_rehash(legacy)
+    assert not needs_rehash(hash_token("token"))
 
 
 def test_unknown_or_damaged_hashes_never_verify() -> None:

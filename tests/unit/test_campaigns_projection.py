@@ -51,7 +51,8 @@ def apply(event: Event) -> list[tuple[str, list[object]]]:
 def test_it_is_registered_and_reads_campaign_and_template_events() -> None:
     assert any(isinstance(p, CampaignsProjection) for p in all_projections())
     assert (PROJECTION.categories, PROJECTION.tables) == (
-        ("campaign", "template", "delivery"), ("campaigns", "campaign_lists"))
+        ("campaign", "template", "delivery", "tracking", "subscriber"),
+        ("campaigns", "campaign_lists"))
     assert len(PROJECTION.create_statements(TABLES)) == 7
 
 

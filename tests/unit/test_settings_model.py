@@ -47,6 +47,7 @@ LISTMONK_KEYS = {
     "upload.s3.public_url", "upload.s3.aws_access_key_id", "upload.s3.aws_default_region",
     "upload.s3.aws_secret_access_key", "upload.s3.bucket", "upload.s3.bucket_domain",
     "upload.s3.bucket_path", "upload.s3.bucket_type", "upload.s3.expiry", "smtp",
+    "upload.max_file_size",  # in listmonk's schema (settings table), not in its Go model
     "messengers", "bounce.enabled", "bounce.webhooks_enabled", "bounce.actions",
     "bounce.ses_enabled", "bounce.sendgrid_enabled", "bounce.sendgrid_key", "bounce.azure",
     "bounce.postmark", "bounce.forwardemail", "bounce.lettermint", "bounce.mailboxes",

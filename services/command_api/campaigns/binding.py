@@ -29,7 +29,7 @@ from services.http.binding import (
 CAMPAIGN_FIELDS = (
     "name", "subject", "from_email", "body", "body_source", "altbody", "content_type",
     "send_at", "headers", "attribs", "tags", "messenger", "archive", "archive_slug",
-    "archive_template_id", "archive_meta", "type", "lists", "template_id",
+    "archive_template_id", "archive_meta", "type", "lists", "template_id", "media",
 )
 _PLAIN = ("name", "subject", "from_email", "body", "content_type", "messenger")
 _NULLABLE = ("body_source", "altbody", "archive_slug")
@@ -43,6 +43,8 @@ class CampaignRequest:
     campaign_type: str = ""
     list_ids: tuple[int, ...] = ()
     template_id: int | None = None  # None: not given (or 0 / null)
+    # The media (attachments) ids asked for; None: not given, the current ones are kept.
+    media_ids: tuple[int, ...] | None = None
 
 
 def campaign_request(body: bytes) -> CampaignRequest:
@@ -76,6 +78,7 @@ def campaign_request(body: bytes) -> CampaignRequest:
         campaign_type=string_field(data, "type") or "",
         list_ids=int_list_field(data, "lists") or (),
         template_id=template_id if template_id and template_id > 0 else None,
+        media_ids=int_list_field(data, "media"),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from events.campaigns import CampaignList, CampaignType
+from events.campaigns import CampaignList, CampaignMedia, CampaignType
 
 # listmonk's English messages (i18n/en.json), so clients matching on them keep working.
 CAMPAIGN_NOT_FOUND = "Campaign not found"
@@ -59,6 +59,8 @@ class CampaignPatch(msgspec.Struct, frozen=True, kw_only=True):
     archive_slug: str | UnsetType | None = UNSET
     archive_template_id: int | UnsetType | None = UNSET
     archive_meta: dict[str, Any] | UnsetType = UNSET
+    # the files among the requested media ids that exist (resolved by the handler)
+    media: list[CampaignMedia] | UnsetType = UNSET
 
 
 class ListRef(msgspec.Struct, frozen=True, kw_only=True):

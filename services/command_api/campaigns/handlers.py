@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from events.messages import stream_id as message_stream
 from events.store import NO_STREAM, StreamAppend
 from gotemplate import TemplateError
 from kernel.errors import Conflict, InvalidInput, NotFound
+from services.command_api.campaigns.attachments import with_media
 from services.command_api.campaigns.audience import (
     TEMPLATE_NOT_FOUND,
     compute_audience,
@@ -110,6 +111,7 @@ async def create_campaign(new: NewCampaign, store: EventStore, lookups: Campaign
     and the requested template, else the default one."""
     lists = await resolve_lists(store, new.request.list_ids)
     template_id, problem = await resolve_template(store, lookups, new.request.template_id)
+    new = replace(new, request=await with_media(store, new.request))
     # Validate before taking an id from the sequence.
     campaign_decider.decide(campaign_decider.initial, _create_command(new, 0, lists, template_id))
     if problem:
@@ -129,7 +131,7 @@ async def update_campaign(edit: CampaignEdit, store: EventStore, lookups: Campai
     state, version = await store.load(sid, campaign_decider)
     if not isinstance(state, Live):
         raise NotFound(CAMPAIGN_NOT_FOUND)
-    req = edit.request
+    req = await with_media(store, edit.request)
     lists = await resolve_lists(store, req.list_ids, state.content.lists)
     template_id, problem = await resolve_template(store, lookups, req.template_id,
                                                   state.content.template_id)

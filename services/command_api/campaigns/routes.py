@@ -41,7 +41,7 @@ from services.http.binding import Form, read_body
 from services.http.params import ids_or_query, path_id
 from services.runtime import Runtime
 
-PROJECTIONS = ("campaigns",)
+PROJECTIONS = ("campaigns", "media")  # media: the campaign's attachments
 AnyRequest = Request[Any, Any, Any]
 
 

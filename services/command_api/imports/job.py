@@ -67,6 +67,7 @@ class ImportJob:
     batch_rows: int = BATCH_ROWS
     writers: int = WRITERS
     on_append: Callable[[int], None] | None = None  # the process's metrics (events appended)
+    accept_email: Callable[[str], bool] | None = None  # privacy.domain_* lists in force
 
 
 def start(pool: AsyncConnectionPool[Any], job: ImportJob, import_log: ImportLog) -> None:
@@ -97,7 +98,7 @@ async def run(pool: AsyncConnectionPool[Any], job: ImportJob, import_log: Import
         async with pool.connection() as conn:
             await set_total(conn, job.import_id, counts[0])
         reader = await asyncio.to_thread(CsvRows, job.csv_path, job.options.delim, import_log,
-                                         job.options.name)
+                                         job.options.name, job.accept_email)
         stopped = await _import_rows(pool, job, reader, import_log, counts)
         if stopped:
             import_log("stop request received")

@@ -29,6 +29,7 @@ import msgspec
 
 from events.validation import InvalidText, check_json
 from kernel.errors import InvalidInput
+from services.command_api.subscribers.domains import DOMAIN_REFUSED
 from services.command_api.subscribers.fields import (
     EMAIL_MAX_BYTES,
     INVALID_EMAIL,
@@ -128,8 +129,10 @@ def parse_attribs(raw: str) -> dict[str, Any] | None:
 class CsvRows:
     """The valid rows of a CSV file, read in batches; skipped records go to ``log``."""
 
-    def __init__(self, path: str, delim: str, log: Log, display_name: str) -> None:
+    def __init__(self, path: str, delim: str, log: Log, display_name: str,
+                 accept_email: Callable[[str], bool] | None = None) -> None:
         self._log = log
+        self._accept_email = accept_email  # privacy.domain_* (subscribers/domains.py)
         self._file: TextIO = open(  # noqa: SIM115 (closed by close())
             path, encoding="utf-8", errors="replace", newline="")
         self.read = 0  # records read so far (listmonk's line number of the last one)
@@ -200,6 +203,8 @@ class CsvRows:
             if len(raw_email.encode()) > EMAIL_MAX_BYTES:
                 raise InvalidInput(INVALID_EMAIL)
             email = sanitize_email(raw_email)
+            if self._accept_email is not None and not self._accept_email(email):
+                raise InvalidInput(DOMAIN_REFUSED)
         except InvalidInput as exc:
             self._log(f"skipping line {line}: {exc.message}")  # never the row: personal data
             return None

@@ -43,6 +43,7 @@ from services.command_api.imports.parser import ImportFileError, extract_csv, is
 from services.command_api.imports.status import ImportState, claim, current, finish
 from services.command_api.imports.status import stop_or_reset as stop_or_reset_import
 from services.command_api.store import PostgresEventStore
+from services.command_api.subscribers.domains import DomainPolicy
 from services.command_api.subscribers.index import live_lists
 from services.http.errors import APIError
 from services.runtime import Runtime
@@ -140,7 +141,8 @@ async def import_subscribers(
     jobs.start(runtime.pool, jobs.ImportJob(
         import_id=import_id, options=options, csv_path=path, workdir=workdir,
         metadata=metadata, master_key=master_key_from(runtime.settings.master_key),
-        on_append=runtime.metrics.observe_append), import_log)
+        on_append=runtime.metrics.observe_append,
+        accept_email=DomainPolicy.of(await runtime.live_settings.get()).accepts), import_log)
     return _json(state.as_json())
 
 

@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from readmodels.lists import fetch_list, ids_matching, render_list
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.command_api.context import command_context
 from services.command_api.executor import execute_handler
 from services.command_api.lists import handlers
@@ -76,6 +76,7 @@ async def update_list(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], list_id: FromPath[str]
 ) -> Response[bytes]:
     target = path_id(list_id)
+    current_user(request).require_lists("manage", [target])
     command = (await read_fields(request)).to_update(target, _now())
     return await run_handler(request, runtime, partial(handlers.update_list, command),
                              PROJECTIONS, lambda: fetch_list(runtime.read_pool, target))
@@ -86,7 +87,12 @@ async def _delete_lists(
 ) -> Response[bytes]:
     """Delete the given lists (or those matching ``search``) in one transaction. Like listmonk,
     ids of lists that do not exist (or no longer exist) are ignored: the answer is still true."""
-    targets = ids if ids is not None else await ids_matching(runtime.read_pool, search)
+    user = current_user(request)
+    if ids is not None:
+        user.require_lists("manage", ids)
+        targets = ids
+    else:  # by query: only the lists the caller may manage
+        targets = user.filter_lists("manage", await ids_matching(runtime.read_pool, search))
     return await run_handler(request, runtime,
                              partial(handlers.delete_lists, targets, _now()), PROJECTIONS)
 

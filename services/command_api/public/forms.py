@@ -30,6 +30,9 @@ async def form_values(
     values: dict[str, list[str]] = {}
     media_type = request.content_type[0].lower()
     if media_type in _FORM_TYPES:
+        # Read (and cache) the body first: litestar parses multipart from the stream, which
+        # the command context (idempotency) would then find consumed.
+        await request.body()
         form = await request.form()
         values = {key: [str(v) for v in form.getall(key)] for key in form}
     elif media_type != "application/json" and (await request.body()).strip():

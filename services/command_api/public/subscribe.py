@@ -28,6 +28,7 @@ from services.command_api.executor import CommandContext, CommandOutcome, execut
 from services.command_api.public.forms import form_values, public_context, settle
 from services.command_api.public.handlers import NO_LISTS, SignUp, sign_up_subscriber
 from services.command_api.respond import answer
+from services.command_api.subscribers.domains import DomainPolicy
 from services.command_api.subscribers.fields import INVALID_EMAIL, sanitize_email, valid_name
 from services.command_api.subscribers.index import EMAIL_EXISTS
 from services.command_api.subscribers.routing import PROJECTIONS, now
@@ -36,8 +37,10 @@ from services.http.errors import APIError
 from services.http.pages import error_page
 from services.http.public_views import INVALID_UUID, subscribed_page
 from services.runtime import Runtime
+from services.server_info import captcha
 
 HONEYPOT_FILLED = "The form could not be accepted."
+INVALID_CAPTCHA = "Invalid captcha. Please try again."
 EMAIL_MAX_BYTES = 1000
 
 
@@ -96,8 +99,10 @@ async def subscribe(runtime: Runtime, ctx: CommandContext, request: SignUp) -> C
 async def public_subscription(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[bytes]:
-    """``{"data": {"has_optin": bool}}``; errors are ``{"message": ...}`` (400 mostly)."""
+    """``{"data": {"has_optin": bool}}``; errors are ``{"message": ...}`` (400 mostly). As in
+    listmonk, the captcha guards the HTML form only; the domain lists apply to both."""
     signup = await read_sign_up(request)
+    DomainPolicy.of(await runtime.live_settings.get()).check(signup.email)
     ctx = await public_context(request)
     outcome = await subscribe(runtime, ctx, signup)
     has_optin = await _optin_sent(runtime, outcome.result)
@@ -113,11 +118,16 @@ async def subscription_form(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[str]:
     """The HTML form's sign-up: a thank-you page, or the error as a page. A filled honeypot
-    field (``nonce``, hidden from people) is refused like listmonk does (502)."""
+    field (``nonce``, hidden from people) is refused like listmonk does (502); so is a missing
+    or wrong captcha answer when ``security.captcha`` enables one (400)."""
     try:
         if any((await form_values(request)).get("nonce", [])):
             return error_page(HONEYPOT_FILLED, status_code=502)
+        settings = await runtime.live_settings.get()
+        if not await captcha.verify(runtime.pool, settings, await form_values(request)):
+            return error_page(INVALID_CAPTCHA, status_code=400)  # security.captcha
         signup = await read_sign_up(request)
+        DomainPolicy.of(settings).check(signup.email)
         ctx = replace(await public_context(request), idempotency_key="")
         outcome = await subscribe(runtime, ctx, signup)
     except (DomainError, APIError) as exc:

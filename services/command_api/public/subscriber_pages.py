@@ -2,11 +2,16 @@
 
 - ``/subscription/optin/:subUUID``: confirm the unconfirmed subscriptions (of the lists ``l``).
 - ``/subscription/:campUUID/:subUUID``: unsubscribe from the campaign's lists (also the RFC 8058
-  one-click POST), from everything with ``blocklist=true``, or with ``manage=true`` save the
-  name and unsubscribe from the (non-private) lists not ticked in ``l``.
-- ``/subscription/export/:subUUID``: the subscriber's data as a JSON download.
+  one-click POST, body ``List-Unsubscribe=One-Click``), from everything with
+  ``blocklist=true`` (while ``privacy.allow_blocklist``), or with ``manage=true`` save the
+  name and unsubscribe from the (non-private) lists not ticked in ``l`` (while
+  ``privacy.allow_preferences``, else a 400 page).
+- ``/subscription/export/:subUUID``: the subscriber's data as a JSON download (while
+  ``privacy.allow_export``).
 - ``/subscription/wipe/:subUUID``: delete and erase the subscriber, exactly as
-  ``DELETE /api/subscribers/:id`` does (crypto-shredding).
+  ``DELETE /api/subscribers/:id`` does (crypto-shredding; while ``privacy.allow_wipe``).
+
+The ``privacy.*`` settings are read live at each request, as listmonk's handlers read them.
 
 Each answers with a page; a malformed uuid is a 400 page, an unknown subscriber a 404 page.
 The subscriber is found by uuid in the read model, then one handler
@@ -41,11 +46,13 @@ from services.http.public_views import (
     BLOCKLISTED,
     CONFIRMED,
     DATA_WIPED,
+    FEATURE_OFF,
     INVALID_UUID,
     NOTHING_TO_CONFIRM,
     PREFERENCES_SAVED,
     SUBSCRIBER_NOT_FOUND,
     UNSUBSCRIBED,
+    PrivacyOptions,
     find_subscriber,
 )
 from services.runtime import Runtime
@@ -113,7 +120,11 @@ async def unsubscribe(
     except APIError as exc:
         return error_page(exc.message, status_code=exc.status_code)
     first = {key: items[0] for key, items in values.items() if items}
-    blocklist, manage = go_bool(first.get("blocklist")), go_bool(first.get("manage"))
+    options = PrivacyOptions.of(await runtime.live_settings.get())
+    # As listmonk: a blocklist request counts only while blocklisting is allowed (otherwise
+    # it is a plain unsubscribe, or the preferences when managing them).
+    blocklist = options.blocklist and go_bool(first.get("blocklist"))
+    manage = go_bool(first.get("manage"))
     at = now()
     if blocklist or not manage:
         handler: Handler = (
@@ -124,6 +135,8 @@ async def unsubscribe(
             return done
         return message_page(*(BLOCKLISTED if blocklist else UNSUBSCRIBED))
 
+    if not options.preferences:
+        return error_page(FEATURE_OFF, status_code=400)
     raw_name = first.get("name", "")
     try:
         name = valid_name(raw_name)
@@ -145,10 +158,13 @@ async def unsubscribe(
 async def export_data(
     runtime: NamedDependency[Runtime], subscriber_uuid: FromPath[str]
 ) -> Response[Any]:
-    """The subscriber's data (profile, subscriptions, views, clicks) as ``data.json``."""
+    """The subscriber's data (profile, subscriptions, views, clicks) as ``data.json``
+    (refused while ``privacy.allow_export`` is off)."""
     found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
+    if not (await runtime.live_settings.get()).privacy_allow_export:
+        return error_page(FEATURE_OFF, status_code=400)
     data = await export_of(runtime.read_pool, subscriber_uuid)
     if data is None:
         return error_page(SUBSCRIBER_NOT_FOUND, status_code=404)
@@ -165,10 +181,13 @@ async def wipe_data(
     subscriber_uuid: FromPath[str],
 ) -> Response[str]:
     """Delete the subscriber and erase its personal data (its data key is destroyed in the
-    same transaction, as ``DELETE /api/subscribers/:id`` does)."""
+    same transaction, as ``DELETE /api/subscribers/:id`` does); refused while
+    ``privacy.allow_wipe`` is off."""
     found = await find_subscriber(runtime.read_pool, subscriber_uuid)
     if isinstance(found, Response):
         return found
+    if not (await runtime.live_settings.get()).privacy_allow_wipe:
+        return error_page(FEATURE_OFF, status_code=400)
     await settle(runtime, await _execute(
         request, runtime, partial(handlers_bulk.delete_subscribers, (found.id,), now())))
     return message_page(*DATA_WIPED)

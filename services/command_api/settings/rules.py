@@ -33,6 +33,7 @@ EMAIL_MESSENGER = "email"  # the group of every SMTP server: a reserved name
 SMTP_AUTH = ("none", "login", "cram", "plain")
 SMTP_TLS = ("none", "STARTTLS", "TLS")
 MAILBOX_AUTH = ("none", "userpass", "cram", "plain", "login")
+MAILBOX_TYPES = ("pop", "imap")  # imap: postlog's addition (services/sender/bounce_mailbox)
 BOUNCE_KINDS = ("soft", "hard", "complaint")
 BOUNCE_ACTIONS = ("none", "unsubscribe", "blocklist", "delete")
 UPLOAD_PROVIDERS = ("filesystem", "s3")
@@ -118,7 +119,7 @@ def _mailbox(i: int, x: BounceMailbox) -> BounceMailbox:
     if minutes < 1:
         raise InvalidInput(f"{SCAN_INTERVAL} ({field}.scan_interval)")
     _port(x.port, f"{field}.port")
-    _one_of(x.type, ("pop",), f"{field}.type")
+    _one_of(x.type, MAILBOX_TYPES, f"{field}.type")
     _one_of(x.auth_protocol, MAILBOX_AUTH, f"{field}.auth_protocol")
     return msgspec.structs.replace(x, host=x.host.strip())
 

@@ -25,10 +25,12 @@ from services.command_api.executor import execute_handler
 from services.command_api.respond import answer, run_handler
 from services.command_api.subscribers import handlers
 from services.command_api.subscribers.decider import SUBSCRIBER_NOT_FOUND
+from services.command_api.subscribers.domains import DomainPolicy
 from services.command_api.subscribers.fields import (
     SubscriberFields,
     fields_from_form,
     fields_from_json,
+    sanitize_email,
 )
 from services.command_api.subscribers.routing import PROJECTIONS, now
 from services.http.binding import read_body
@@ -56,6 +58,7 @@ async def create_subscriber(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[bytes]:
     new = handlers.new_subscriber(await read_fields(request), str(uuid.uuid4()), now())
+    DomainPolicy.of(await runtime.live_settings.get()).check(new.email)  # privacy.domain_*
     ctx = await command_context(request)
     outcome = await execute_handler(runtime.pool, ctx, partial(handlers.create_subscriber, new),
                                     master_key=master_key_from(runtime.settings.master_key))
@@ -81,6 +84,9 @@ async def _update(
     """PUT replaces the profile and the subscriptions; PATCH changes only what was sent."""
     update = handlers.subscriber_update(target, await read_fields(request),
                                         partial=partial_update, at=now())
+    sent = update.email if update.email is not None else update.fields.email
+    if sent:  # listmonk checks privacy.domain_* on every e-mail sent
+        DomainPolicy.of(await runtime.live_settings.get()).check(sanitize_email(sent))
 
     async def read() -> dict[str, Any]:
         found = await fetch_subscriber(runtime.read_pool, target)

@@ -12,7 +12,14 @@ from datetime import datetime
 import msgspec
 
 from events.base import Event
-from events.users import UserCreated, UserDeleted, UserPasswordChanged, UserType
+from events.users import (
+    UserCreated,
+    UserDeleted,
+    UserPasswordChanged,
+    UserStatus,
+    UserType,
+    UserUpdated,
+)
 from kernel.errors import Conflict, NotFound
 from services.command_api.decider import Decider
 
@@ -20,11 +27,39 @@ USER_NOT_FOUND = "user not found"
 
 
 class CreateUser(msgspec.Struct, frozen=True, kw_only=True):
-    """Record a user whose credentials were just stored under a fresh id."""
+    """Record a user whose credentials were just stored under a fresh id (the API gives its
+    profile and roles; the CLI's users are Super Admins without a profile)."""
 
     user_id: int
     username: str
     user_type: UserType
+    at: datetime
+    email: str = ""
+    name: str = ""
+    password_login: bool = False
+    status: UserStatus = "enabled"
+    user_role_id: int = 1
+    list_role_id: int | None = None
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True):
+    """A user's whole editable value (``email`` and ``name`` as sealed tokens)."""
+
+    username: str
+    user_type: UserType
+    email: str
+    name: str
+    password_login: bool
+    status: UserStatus
+    user_role_id: int
+    list_role_id: int | None
+
+
+class UpdateUser(msgspec.Struct, frozen=True, kw_only=True):
+    """Give a user a new profile and rights (nothing is recorded when nothing changes)."""
+
+    user_id: int
+    profile: Profile
     at: datetime
 
 
@@ -43,7 +78,7 @@ class DeleteUser(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
 
 
-UserCommand = CreateUser | ChangePassword | DeleteUser
+UserCommand = CreateUser | UpdateUser | ChangePassword | DeleteUser
 
 
 class Absent(msgspec.Struct, frozen=True):
@@ -56,6 +91,7 @@ class Active(msgspec.Struct, frozen=True, kw_only=True):
     user_id: int
     username: str
     user_type: UserType
+    profile: Profile | None = None
 
 
 class Deleted(msgspec.Struct, frozen=True):
@@ -75,9 +111,20 @@ def decide(state: UserState, command: UserCommand) -> list[Event]:
         if not isinstance(state, Absent):
             raise Conflict(f"user '{command.username}' already exists")
         return [UserCreated(user_id=command.user_id, username=command.username,
-                            user_type=command.user_type, at=command.at)]
+                            user_type=command.user_type, at=command.at, email=command.email,
+                            name=command.name, password_login=command.password_login,
+                            status=command.status, user_role_id=command.user_role_id,
+                            list_role_id=command.list_role_id)]
     if not isinstance(state, Active):
         raise NotFound(USER_NOT_FOUND)
+    if isinstance(command, UpdateUser):
+        if command.profile == state.profile:
+            return []
+        p = command.profile
+        return [UserUpdated(user_id=state.user_id, username=p.username, user_type=p.user_type,
+                            email=p.email, name=p.name, password_login=p.password_login,
+                            status=p.status, user_role_id=p.user_role_id,
+                            list_role_id=p.list_role_id, at=command.at)]
     if isinstance(command, ChangePassword):
         return [UserPasswordChanged(user_id=state.user_id, at=command.at)]
     return [UserDeleted(user_id=state.user_id, username=command.username, at=command.at)]
@@ -87,7 +134,18 @@ def evolve(state: UserState, event: Event) -> UserState:
     """The user's state after ``event``."""
     if isinstance(event, UserCreated):
         return Active(user_id=event.user_id, username=event.username,
-                      user_type=event.user_type)
+                      user_type=event.user_type, profile=Profile(
+                          username=event.username, user_type=event.user_type,
+                          email=event.email, name=event.name,
+                          password_login=event.password_login, status=event.status,
+                          user_role_id=event.user_role_id, list_role_id=event.list_role_id))
+    if isinstance(event, UserUpdated) and isinstance(state, Active):
+        return Active(user_id=state.user_id, username=event.username,
+                      user_type=event.user_type, profile=Profile(
+                          username=event.username, user_type=event.user_type,
+                          email=event.email, name=event.name,
+                          password_login=event.password_login, status=event.status,
+                          user_role_id=event.user_role_id, list_role_id=event.list_role_id))
     if isinstance(event, UserDeleted):
         return Deleted()
     return state

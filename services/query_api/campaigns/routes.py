@@ -1,11 +1,11 @@
-"""GET endpoints of campaigns: the list, one campaign, running stats and analytics.
+"""GET endpoints of campaigns: the list, one campaign and running stats (analytics:
+``services/query_api/analytics``).
 
 Parameters are read the way listmonk reads them (its paginator, Go's ``strconv`` rules).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from litestar import Request, get
@@ -21,16 +21,12 @@ from readmodels.campaigns import (
     running_stats,
 )
 from readmodels.paging import envelope
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.http.errors import APIError
-from services.http.params import go_atoi, go_bool, order_of, page_of, parse_ids, path_id
+from services.http.params import go_atoi, go_bool, order_of, page_of, path_id
 from services.runtime import Runtime
 
 CAMPAIGN_NOT_FOUND = "Campaign not found"
-MISSING_ID = "Missing field(s): `id`"
-INVALID_DATES = "Invalid `from` or `to` dates."
-INVALID_DATA = "Invalid data"
-ANALYTICS_TYPES = ("views", "clicks", "bounces", "links")
 
 
 @get("/api/campaigns", guards=[require_auth], operation_id="getCampaigns")
@@ -52,6 +48,7 @@ async def get_campaigns(
         offset=offset,
         limit=limit,
         no_body=go_bool(params.get("no_body")),
+        permitted_lists=_tuple(current_user(request).campaign_lists("get")),
     )
     results, total = await query_campaigns(runtime.read_pool, query)
     if not results:  # listmonk answers an empty page with zero values
@@ -68,7 +65,13 @@ async def get_campaign(
     found = await fetch_campaign(runtime.read_pool, path_id(campaign_id), no_body)
     if found is None:
         raise APIError(404, CAMPAIGN_NOT_FOUND)
+    current_user(request).require_campaign(
+        "get", [int(lst["id"]) for lst in found["lists"] if lst.get("id") is not None])
     return {"data": found}
+
+
+def _tuple(ids: list[int] | None) -> tuple[int, ...] | None:
+    return None if ids is None else tuple(ids)
 
 
 @get("/api/campaigns/running/stats", guards=[require_auth],
@@ -82,39 +85,3 @@ async def get_running_stats(
     if raw and not ids:
         return {"data": []}
     return {"data": await running_stats(runtime.read_pool, ids)}
-
-
-@get("/api/campaigns/analytics/{kind:str}", guards=[require_auth],
-     operation_id="getCampaignAnalytics")
-async def get_analytics(
-    request: Request[Any, Any, Any], kind: FromPath[str], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
-    """Views, clicks, bounces (``[{campaign_id, count, timestamp}]``) or links
-    (``[{url, count}]``) of campaigns between ``from`` and ``to``.
-
-    Tracking does not record events yet, so every series is empty.
-    """
-    params = request.query_params
-    ids = parse_ids(params.getall("id", []))
-    if not ids:
-        raise APIError(400, MISSING_ID)
-    start, end = str(params.get("from") or ""), str(params.get("to") or "")
-    if not (_is_date(start) and _is_date(end)):
-        raise APIError(400, INVALID_DATES)
-    if kind not in ANALYTICS_TYPES:
-        raise APIError(400, INVALID_DATA)
-    return {"data": []}
-
-
-def _is_date(text: str) -> bool:
-    """listmonk takes 10 to 30 characters that Postgres reads as a timestamp."""
-    if not 10 <= len(text) <= 30:
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            date.fromisoformat(text[:10])
-        except ValueError:
-            return False
-    return True

@@ -22,7 +22,7 @@ from readmodels.lists import (
     query_lists,
 )
 from readmodels.paging import envelope
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.http.errors import APIError
 from services.http.params import go_bool, order_of, page_of, path_id
 from services.runtime import Runtime
@@ -49,8 +49,9 @@ async def get_lists(
     """Lists: a page of them with filters, or every list with ``minimal=true``."""
     params = request.query_params
     status = enum_filter(params, "status")
+    permitted = current_user(request).permitted_lists("get")
     if go_bool(params.get("minimal")):
-        found = await all_lists(runtime.read_pool, status)
+        found = await all_lists(runtime.read_pool, status, permitted)
         if not found:
             return {"data": []}
         return {"data": envelope(found, len(found), len(found), 1)}
@@ -67,14 +68,18 @@ async def get_lists(
         descending=descending,
         offset=offset,
         limit=limit,
+        permitted=None if permitted is None else tuple(permitted),
     )
     results, total = await query_lists(runtime.read_pool, query)
     return {"data": envelope(results, total, per_page, page, query=search)}
 
 
 @get("/api/lists/{list_id:str}", guards=[require_auth], operation_id="getListById")
-async def get_list(list_id: FromPath[str], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    found = await fetch_list(runtime.read_pool, path_id(list_id))
+async def get_list(list_id: FromPath[str], runtime: NamedDependency[Runtime],
+                   request: Request[Any, Any, Any]) -> dict[str, Any]:
+    target = path_id(list_id)
+    current_user(request).require_lists("get", [target])
+    found = await fetch_list(runtime.read_pool, target)
     if found is None:
         raise APIError(404, LIST_NOT_FOUND)
     return {"data": found}

@@ -17,13 +17,15 @@ from readmodels.public import (
     form_lists,
     is_uuid,
 )
-from services.http.pages import error_page, message_page
+from services.http.pages import Html, error_page, message_page
 from services.http.params import go_bool
 from services.http.public_views import (
     BLOCKLISTED,
     INVALID_UUID,
     NO_LISTS,
     NOTHING_TO_CONFIRM,
+    PrivacyOptions,
+    captcha_widget,
     find_subscriber,
     form_page,
     manage_page,
@@ -31,6 +33,7 @@ from services.http.public_views import (
     unsubscribe_page,
 )
 from services.runtime import Runtime
+from services.server_info import captcha
 
 
 @get("/subscription/form", operation_id="publicSubscriptionFormPage")
@@ -39,7 +42,19 @@ async def subscription_form(runtime: NamedDependency[Runtime]) -> Response[str]:
     lists = await form_lists(runtime.read_pool)
     if not lists:
         return error_page(NO_LISTS, status_code=404)
-    return form_page(lists)
+    return form_page(lists, await _captcha(runtime))
+
+
+async def _captcha(runtime: Runtime) -> tuple[Html, dict[str, str]]:
+    """The form's captcha (``security.captcha``): an altcha challenge signed now, or hCaptcha."""
+    settings = await runtime.live_settings.get()
+    kind = captcha.provider(settings)
+    challenge = None
+    if kind == "altcha":
+        challenge = captcha.new_challenge(await captcha.hmac_key(runtime.pool),
+                                          settings.security_captcha.altcha.complexity)
+    return captcha_widget(kind, challenge=challenge,
+                          hcaptcha_key=settings.security_captcha.hcaptcha.key)
 
 
 @get("/subscription/optin/{subscriber_uuid:str}", operation_id="publicOptinPage")
@@ -69,12 +84,30 @@ async def subscription(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime],
     campaign_uuid: FromPath[str], subscriber_uuid: FromPath[str],
 ) -> Response[str]:
-    """Unsubscribe page; with ``?manage=true`` the preferences page."""
+    """Unsubscribe page; with ``?manage=true`` the preferences page. The live
+    ``privacy.allow_*`` settings decide which options the pages offer (without
+    ``allow_preferences``, ``manage=true`` shows the unsubscribe page)."""
     found = await find_subscriber(runtime.read_pool, campaign_uuid, subscriber_uuid)
     if isinstance(found, Response):
         return found
     if found.status == "blocklisted":
         return message_page(*BLOCKLISTED)
-    if go_bool(request.query_params.get("manage")):
-        return manage_page(found)
-    return unsubscribe_page(found)
+    options = PrivacyOptions.of(await runtime.live_settings.get())
+    if options.preferences and go_bool(request.query_params.get("manage")):
+        return manage_page(found, options)
+    return unsubscribe_page(found, options)
+
+
+# listmonk's robots.txt: the sign-up form may be indexed, the per-subscriber pages and the
+# links of e-mails may not (the archive may).
+ROBOTS_TXT = """User-agent: *
+Allow: /subscription/form
+Disallow: /subscription/
+Disallow: /campaign/
+Disallow: /link/
+"""
+
+
+@get("/robots.txt", operation_id="robotsTxt")
+async def robots_txt() -> Response[str]:
+    return Response(content=ROBOTS_TXT, status_code=200, media_type="text/plain")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ from readmodels.subscriber_profile import (
     subscriber_export,
 )
 from readmodels.subscribers import lists_of, render_subscriber
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.http.errors import APIError
 from services.http.params import go_atoi, page_of, path_id
 from services.runtime import Runtime
@@ -85,6 +86,14 @@ def filter_from_params(params: Any, *, with_ids: bool = False) -> SubscriberFilt
     )
 
 
+def scoped(request: Request[Any, Any, Any], f: SubscriberFilter) -> SubscriberFilter:
+    """The filter limited to what the caller may see: ``query=`` needs
+    ``subscribers:sql_query``, ``list_id`` is narrowed by the list role."""
+    user = current_user(request)
+    user.require_sql_query(f.query)
+    return replace(f, list_ids=tuple(user.subscriber_list_filter(f.list_ids)))
+
+
 def refused(error: QueryRefused) -> APIError:
     return APIError(400, PREPARING_QUERY.format(error.reason))
 
@@ -101,7 +110,7 @@ async def get_subscribers(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> dict[str, Any]:
     params = request.query_params
-    f = filter_from_params(params)
+    f = scoped(request, filter_from_params(params))
     page, per_page, offset, limit = page_of(params)
     s = prepared(f)
     try:
@@ -155,7 +164,7 @@ async def export_subscribers(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Stream:
     """Matching subscribers as CSV, in id order, fetched and sent in batches of 1000."""
-    s = prepared(filter_from_params(request.query_params, with_ids=True))
+    s = prepared(scoped(request, filter_from_params(request.query_params, with_ids=True)))
     try:  # the first batch before answering: a bad query is still a 400
         first = await _export_batch(runtime, s, 0)
     except QueryRefused as error:

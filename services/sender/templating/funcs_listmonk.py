@@ -9,18 +9,23 @@ The URL formats are listmonk's (``<root>/subscription/<campaign>/<subscriber>`` 
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from functools import lru_cache
 from typing import Any, ClassVar
 
+from events.tracking import link_uuid_for
+from gotemplate import TemplateError
 from gotemplate.evaluate import register_param_type
 from gotemplate.gotime import format_time
+from gotemplate.nodes import CommandNode, IdentifierNode, Node, StringNode
+from gotemplate.parser import parse
 from gotemplate.sprig import sprig_funcs
 from gotemplate.values import HTML, MISSING, exposed_members, gofunc, is_struct
+
+from .markdown import markdown_to_html
 
 DUMMY_UUID = "00000000-0000-0000-0000-000000000000"
 ANSIC = "Mon Jan _2 15:04:05 2006"
@@ -172,10 +177,60 @@ def _is_message(value: Any) -> bool:
 register_param_type("msg", "*manager.CampaignMessage", _is_message)
 
 
-@lru_cache(maxsize=4096)
-def default_link_uuid(url: str) -> str:
-    """A stable link id per URL when the caller has no link registry."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, url))
+def default_link_uuid(url: str) -> str | None:
+    """A URL's stable link uuid (``uuid5`` of the URL: the uuid ``link.registered`` gives it
+    in every process), for callers without a registry of their own (previews)."""
+    return link_uuid_for(url)
+
+
+def normalise_link(url: str) -> str:
+    """The URL TrackLink registers: listmonk turns ``&amp;`` back into ``&`` first."""
+    return url.replace("&amp;", "&")
+
+
+def campaign_link_urls(body: str, content_type: str, template_body: str | None = None,
+                       altbody: str | None = None,
+                       headers: Iterable[Mapping[str, str]] = ()) -> list[str]:
+    """The URLs a campaign tracks: literal TrackLink arguments of its body (Markdown converted
+    first, as compiling does), its template, alt body and header values."""
+    content = markdown_to_html(body) if content_type == "markdown" else body
+    values = [v for header in headers for v in header.values()]
+    return track_link_urls(content, template_body or "", altbody or "", *values)
+
+
+def _children(node: Any) -> Iterator[Any]:
+    for f in dataclasses.fields(node):
+        if f.name in ("pos", "src"):
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, Node):
+            yield value
+        elif isinstance(value, list):
+            yield from (v for v in value if isinstance(v, Node))
+
+
+def track_link_urls(*sources: str) -> list[str]:
+    """The URLs passed literally to ``TrackLink`` in template sources (after listmonk's
+    shorthand rewrites), in order, normalised as TrackLink registers them. A source that does
+    not parse adds nothing (compiling it reports the error)."""
+    found: dict[str, None] = {}
+    for source in sources:
+        if not source or "TrackLink" not in source:
+            continue
+        try:
+            trees = parse("links", rewrite_shorthands(source), lambda _name: True)
+        except (TemplateError, RecursionError):
+            continue
+        stack: list[Any] = [tree.root for tree in trees.values()]
+        while stack:
+            node = stack.pop()
+            if (isinstance(node, CommandNode) and len(node.args) >= 2
+                    and isinstance(node.args[0], IdentifierNode)
+                    and node.args[0].ident == "TrackLink"
+                    and isinstance(node.args[1], StringNode)):
+                found[normalise_link(node.args[1].text)] = None
+            stack.extend(_children(node))
+    return list(found)
 
 
 def generic_funcs(*, i18n: I18n | Mapping[str, str] | None = None,
@@ -205,15 +260,17 @@ def generic_funcs(*, i18n: I18n | Mapping[str, str] | None = None,
 
 
 def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
-                   link_uuid: Callable[[str], str] = default_link_uuid,
+                   link_uuid: Callable[[str], str | None] = default_link_uuid,
                    disable_tracking: bool = False, individual_tracking: bool = False,
                    i18n: I18n | Mapping[str, str] | None = None,
                    clock: Callable[[], datetime] | None = None,
                    local_tz: tzinfo = UTC) -> dict[str, Callable[..., Any]]:
     """listmonk's campaign function map (manager.TemplateFuncs) over generic_funcs.
 
-    link_uuid registers a tracked URL and returns its link UUID (listmonk's CreateLink);
-    campaign_uuid is the compiled campaign's UUID, used by MessageURL as listmonk does.
+    link_uuid gives a tracked URL's link UUID (listmonk's CreateLink), or None for a URL that
+    is not registered: TrackLink then leaves it as it is (listmonk's fallback when a link
+    cannot be registered; docs/tracking.md); campaign_uuid is the compiled campaign's UUID,
+    used by MessageURL as listmonk does.
     """
     urls = ListmonkURLs(root_url)
 
@@ -225,8 +282,11 @@ def campaign_funcs(*, root_url: str, campaign_uuid: str = "",
         c_uuid, s_uuid = _uuids(msg)
         if disable_tracking:
             return url
-        url = url.replace("&amp;", "&")
-        return urls.link(link_uuid(url), c_uuid, tracked_subscriber(s_uuid))
+        url = normalise_link(url)
+        link = link_uuid(url)
+        if link is None:
+            return url
+        return urls.link(link, c_uuid, tracked_subscriber(s_uuid))
 
     @gofunc("msg")
     def track_view(msg: Any) -> HTML:

@@ -1,0 +1,1 @@
+"""The bounce webhooks of mail providers, each verifying its sender as listmonk does."""

@@ -1,0 +1,1 @@
+"""Media uploads (``POST /api/media``) and deletion (``DELETE /api/media/:id``); docs/media.md."""

@@ -1,0 +1,1 @@
+"""The public campaign archive: pages, RSS feed and JSON (no credentials)."""

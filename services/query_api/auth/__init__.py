@@ -1,0 +1,1 @@
+"""Login pages and the TOTP secret for 2FA set-up (docs/logins.md)."""

@@ -1,0 +1,1 @@
+"""GET endpoints over the ``bounces`` read model."""

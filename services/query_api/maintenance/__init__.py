@@ -1,0 +1,1 @@
+"""listmonk's maintenance reads: the campaign analytics export. docs/maintenance.md."""

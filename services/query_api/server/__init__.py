@@ -1,0 +1,1 @@
+"""Server information routes of the query API (docs/server_info.md)."""

@@ -1,0 +1,1 @@
+"""GET routes of users and the profile."""

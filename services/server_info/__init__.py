@@ -1,0 +1,1 @@
+"""What both APIs share about the server itself: the public form's captcha."""
