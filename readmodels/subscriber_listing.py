@@ -207,3 +207,21 @@ async def matching_ids(conn: psycopg.AsyncConnection[Any], s: Selection) -> list
         'SELECT "subscribers"."id" FROM {} WHERE {} ORDER BY "subscribers"."id"').format(
         s.source, s.condition), s.params)
     return [int(row[0]) for row in await cur.fetchall()]
+
+
+RESTRICTED_LIST_NAME = "*Unknown"
+
+
+def mask_lists(subscriber: dict[str, Any], visible: frozenset[int] | None) -> dict[str, Any]:
+    """The subscriber as a user who sees only the ``visible`` lists (None: all) is shown it
+    (listmonk's ``maskRestrictedSubLists``): each other list keeps its id and subscription but
+    is named ``*Unknown``, marked ``"restricted": true`` and loses its description."""
+    if visible is None:
+        return subscriber
+    lists = [
+        entry if entry.get("id") in visible else
+        {**{k: v for k, v in entry.items() if k != "description"},
+         "name": RESTRICTED_LIST_NAME, "restricted": True}
+        for entry in subscriber.get("lists") or []
+    ]
+    return {**subscriber, "lists": lists}

@@ -98,6 +98,37 @@ class Principal:
             return self.granted("get") or [-1]
         return ids
 
+    def subscriber_reach(self) -> frozenset[int] | None:
+        """The lists a subscriber must be on for the user to act on it (None: any subscriber).
+        listmonk's ``hasSubPerm``: ``GetPermittedLists(get|manage)``, i.e. every list with
+        ``lists:get_all``/``lists:manage_all``, else the lists the role grants get on, or, when
+        it grants none, those it grants manage on."""
+        if self.all_lists("get") or self.all_lists("manage"):
+            return None
+        return frozenset(self.granted("get") or self.granted("manage"))
+
+    def visible_lists(self) -> frozenset[int] | None:
+        """The lists whose names a subscriber's ``lists`` may show (None: all): listmonk's
+        ``maskRestrictedSubLists`` hides lists the role grants neither get nor manage on."""
+        if self.all_lists("get") or self.all_lists("manage"):
+            return None
+        return frozenset(self.granted("get")) | frozenset(self.granted("manage"))
+
+    def manageable(self) -> frozenset[int] | None:
+        """The lists the user may manage (None: all, with ``lists:manage_all``)."""
+        permitted = self.permitted_lists("manage")
+        return None if permitted is None else frozenset(permitted)
+
+    def target_lists(self, list_ids: Iterable[int]) -> tuple[int, ...]:
+        """The lists of a subscriber write the user may manage (listmonk's
+        ``FilterListsByPerm(manage)``); 403 ``Permission denied: lists`` when lists were given
+        and none is manageable."""
+        ids = tuple(list_ids)
+        kept = tuple(self.filter_lists("manage", ids))
+        if ids and not kept:
+            raise Forbidden("Permission denied: lists")
+        return kept
+
     def require_sql_query(self, query: str) -> None:
         """``query=`` needs ``subscribers:sql_query``."""
         if query and not self.has("subscribers:sql_query"):
@@ -113,6 +144,17 @@ class Principal:
         if self.all_lists("get") or self.all_lists("manage"):
             return None
         return self.granted("get") or self.granted("manage")
+
+    def campaign_target_lists(self, list_ids: Iterable[int]) -> tuple[int, ...]:
+        """The lists a created or edited campaign keeps (listmonk's
+        ``FilterListsByPerm(get|manage)``, which with both flags looks at ``list:get`` only):
+        all with ``lists:get_all``/``lists:manage_all``, else those the role grants get on.
+        None left is the campaign's usual 400 for missing lists."""
+        ids = tuple(list_ids)
+        if self.all_lists("get") or self.all_lists("manage"):
+            return ids
+        allowed = set(self.granted("get"))
+        return tuple(i for i in ids if i in allowed)
 
     def require_campaign(self, right: ListRight, campaign_list_ids: Iterable[int]) -> None:
         """listmonk's ``checkCampaignPerm``: 403 unless the campaign is on a permitted list."""

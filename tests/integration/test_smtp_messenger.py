@@ -17,14 +17,8 @@ import pytest
 from services.sender.messengers.inflight import MessengerClosed
 from services.sender.messengers.smtp import SMTPServerPool, error_text, send_test_message
 from services.sender.messengers.smtp_transport import aiosmtplib_connector
-from tests.integration.smtp_support import (
-    PASSWORD,
-    USER,
-    Certificate,
-    outgoing,
-    self_signed_certificate,
-    start_smtp_server,
-)
+from tests.certificates import Certificate, self_signed_certificate
+from tests.integration.smtp_support import PASSWORD, USER, outgoing, start_smtp_server
 
 
 @pytest.fixture(scope="session")

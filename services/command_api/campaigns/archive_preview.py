@@ -23,6 +23,7 @@ from litestar.params import FromPath
 from gotemplate import TemplateError
 from readmodels.archive import campaign_for_archive_preview
 from services.auth.guard import require_auth
+from services.command_api.campaigns.access import require_campaign
 from services.http.archive import ArchiveMetaError, render_archived
 from services.http.binding import bind_object, form_values
 from services.http.errors import APIError
@@ -61,6 +62,7 @@ async def preview_campaign_archive(
 ) -> Response[str]:
     """The campaign's archive page for the posted ``archive_meta`` and ``template_id``."""
     target = path_id(campaign_id)
+    await require_campaign(request, runtime, "get", target)
     values = await form_values(request, _FIELDS, _text_or_number)
     meta = await _archive_meta(request, values.get("archive_meta", ""))
     template_id = max(go_atoi(values.get("template_id")) or 0, 0)

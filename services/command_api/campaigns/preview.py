@@ -12,6 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from services.auth.guard import require_auth
+from services.command_api.campaigns.access import require_campaign
+from services.http.params import path_id
 from services.http.previews import posted_campaign_preview
 from services.runtime import Runtime
 
@@ -23,6 +25,7 @@ async def preview_campaign_body(
     campaign_id: FromPath[str],
 ) -> Response[str]:
     """Render a posted ``body`` (``content_type``, ``template_id``) as this campaign."""
+    await require_campaign(request, runtime, "get", path_id(campaign_id))
     return await posted_campaign_preview(request, runtime, campaign_id)
 
 
@@ -33,4 +36,5 @@ async def preview_campaign_text(
     campaign_id: FromPath[str],
 ) -> Response[str]:
     """The same rendering as ``POST /preview`` (listmonk routes both to one handler)."""
+    await require_campaign(request, runtime, "get", path_id(campaign_id))
     return await posted_campaign_preview(request, runtime, campaign_id)

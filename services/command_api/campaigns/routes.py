@@ -7,6 +7,7 @@ caught up, with the JSON ``GET`` gives.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from functools import partial
@@ -21,9 +22,11 @@ from events.campaigns import CampaignCreated
 from events.store import read_stream
 from events.validation import check_json
 from readmodels.campaigns import fetch_campaign, ids_matching, render_campaign
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.command_api.campaigns import handlers
+from services.command_api.campaigns.access import manageable_campaigns, require_campaign
 from services.command_api.campaigns.binding import (
+    CampaignRequest,
     archive_request,
     campaign_request,
     status_request,
@@ -71,8 +74,9 @@ async def _json_body(request: AnyRequest, form_fields: tuple[str, ...] = ()) -> 
 @post("/api/campaigns", guards=[require_auth], operation_id="createCampaign", status_code=200)
 async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
                           ) -> Response[bytes]:
-    """Create a draft campaign with listmonk's defaults for what the request leaves out."""
-    new = handlers.NewCampaign(request=campaign_request(await _json_body(request)),
+    """Create a draft campaign with listmonk's defaults for what the request leaves out.
+    Lists the caller's list role does not reach are dropped (listmonk)."""
+    new = handlers.NewCampaign(request=_own_lists(request, await _json_body(request)),
                                uuid=str(uuid.uuid4()),
                                default_from_email=await _from_email(runtime), at=_now(),
                                messengers=await _messengers(runtime))
@@ -88,6 +92,13 @@ async def create_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
         return found
 
     return await answer(runtime, ctx, outcome, PROJECTIONS, read)
+
+
+def _own_lists(request: AnyRequest, body: bytes) -> CampaignRequest:
+    """The bound request with only the lists the caller may put a campaign on."""
+    req = campaign_request(body)
+    return dataclasses.replace(
+        req, list_ids=current_user(request).campaign_target_lists(req.list_ids))
 
 
 async def _created_from_log(runtime: Runtime, campaign_id: int) -> dict[str, Any] | None:
@@ -123,8 +134,9 @@ async def update_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
     """Edit a draft, scheduled or paused campaign; absent fields keep their value, the
     lists must be sent every time (as in listmonk)."""
     target = path_id(campaign_id)
+    await require_campaign(request, runtime, "manage", target)
     edit = handlers.CampaignEdit(campaign_id=target,
-                                 request=campaign_request(await _json_body(request)),
+                                 request=_own_lists(request, await _json_body(request)),
                                  default_from_email=await _from_email(runtime), at=_now(),
                                  messengers=await _messengers(runtime))
     return await _run(request, runtime, target, partial(handlers.update_campaign, edit))
@@ -137,6 +149,7 @@ async def update_status(request: AnyRequest, runtime: NamedDependency[Runtime],
     """Move the campaign through listmonk's state machine; starting it records the audience
     the sender will deliver to."""
     target = path_id(campaign_id)
+    await require_campaign(request, runtime, "manage", target)
     status = status_request(await _json_body(request, ("status",)))
     command = ChangeStatus(campaign_id=target, status=status, at=_now())
     return await run_handler(request, runtime, partial(handlers.change_status, command),
@@ -152,6 +165,7 @@ async def update_archive(request: AnyRequest, runtime: NamedDependency[Runtime],
     """Publish (or withdraw) the campaign on the public archive; answers the settings sent,
     with the slug normalised, as listmonk does."""
     target = path_id(campaign_id)
+    await require_campaign(request, runtime, "manage", target)
     req = archive_request(await _json_body(request))
     slug = normalize_slug(req.archive_slug)
     if req.archive_meta is not None:
@@ -175,6 +189,7 @@ async def delete_campaign(request: AnyRequest, runtime: NamedDependency[Runtime]
                           campaign_id: FromPath[str]) -> Response[bytes]:
     """Delete one campaign (404 if there is none)."""
     command = DeleteCampaign(campaign_id=path_id(campaign_id), at=_now())
+    await require_campaign(request, runtime, "manage", command.campaign_id)
 
     async def read() -> bool:
         return True
@@ -193,5 +208,6 @@ async def delete_campaigns(request: AnyRequest, runtime: NamedDependency[Runtime
     if ids is None:
         async with runtime.read_pool.connection() as conn:
             ids = await ids_matching(conn, search)
+    ids = await manageable_campaigns(request, runtime, ids)  # the others are skipped
     return await run_handler(request, runtime,
                              partial(handlers.delete_campaigns, ids, _now()), PROJECTIONS)

@@ -27,6 +27,7 @@ from litestar.params import FromPath
 
 from services.auth.guard import require_auth
 from services.command_api.campaigns import handlers
+from services.command_api.campaigns.access import require_campaign
 from services.command_api.campaigns.binding import campaign_request
 from services.command_api.campaigns.lookups import LOOKUPS
 from services.command_api.respond import run_handler
@@ -50,6 +51,7 @@ async def send_campaign_test(request: AnyRequest, runtime: NamedDependency[Runti
                              campaign_id: FromPath[str]) -> Response[bytes]:
     """Queue the campaign, as posted, for the test subscribers."""
     target = path_id(campaign_id)
+    await require_campaign(request, runtime, "manage", target)
     body = await read_body(request, bytes, None, b"")
     req = campaign_request(body)
     emails = _emails(body)

@@ -14,11 +14,12 @@ from litestar import Request, Response, delete
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.command_api.respond import run_handler
 from services.command_api.subscribers import handlers
 from services.command_api.subscribers.bounce_decider import DeleteBounces
 from services.command_api.subscribers.routing import PROJECTIONS, now
+from services.command_api.subscribers.scope import scope_of
 from services.http.params import path_id
 from services.runtime import Runtime
 
@@ -30,5 +31,6 @@ async def delete_subscriber_bounces(
     subscriber_id: FromPath[str],
 ) -> Response[bytes]:
     command = DeleteBounces(subscriber_id=path_id(subscriber_id), at=now())
-    return await run_handler(request, runtime, partial(handlers.delete_bounces, command),
-                             PROJECTIONS)
+    scope = scope_of(current_user(request))  # the subscriber must be on a permitted list
+    return await run_handler(request, runtime,
+                             partial(handlers.delete_bounces, command, scope=scope), PROJECTIONS)

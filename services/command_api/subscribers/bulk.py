@@ -16,12 +16,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from kernel.errors import InvalidInput
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.command_api.respond import run_handler
 from services.command_api.store import Handler
 from services.command_api.subscribers import handlers_bulk
 from services.command_api.subscribers.fields import subscription_status
 from services.command_api.subscribers.routing import PROJECTIONS, now
+from services.command_api.subscribers.scope import ListScope, scope_of
 from services.http.binding import (
     bind_object,
     int_list_field,
@@ -59,6 +60,12 @@ async def _run(request: Request[Any, Any, Any], runtime: Runtime, handler: Handl
     return await run_handler(request, runtime, handler, PROJECTIONS)
 
 
+def _scope(request: Request[Any, Any, Any]) -> ListScope:
+    """listmonk's ``hasSubPerm``: every live subscriber named must be on a list the caller's
+    list role reaches (checked by the handler on the state it loads; 403 appends nothing)."""
+    return scope_of(current_user(request))
+
+
 @put("/api/subscribers/{subscriber_id:str}/blocklist", guards=[require_auth],
      operation_id="manageBlocklistSubscribersById", status_code=200)
 async def blocklist_subscriber(
@@ -67,8 +74,8 @@ async def blocklist_subscriber(
 ) -> Response[bytes]:
     """Blocklist one subscriber; every subscription of it becomes ``unsubscribed``."""
     target = path_id(subscriber_id)
-    return await _run(request, runtime,
-                      partial(handlers_bulk.blocklist_subscribers, (target,), now()))
+    return await _run(request, runtime, partial(
+        handlers_bulk.blocklist_subscribers, (target,), now(), scope=_scope(request)))
 
 
 @put("/api/subscribers/blocklist", guards=[require_auth],
@@ -80,7 +87,8 @@ async def blocklist_subscribers(
     ids = _int_list(await _ids_body(request, ("ids",)), "ids")
     if not ids:
         raise APIError(400, INVALID_IDS.format("ids"))
-    return await _run(request, runtime, partial(handlers_bulk.blocklist_subscribers, ids, now()))
+    return await _run(request, runtime, partial(
+        handlers_bulk.blocklist_subscribers, ids, now(), scope=_scope(request)))
 
 
 async def _manage_lists(
@@ -95,6 +103,11 @@ async def _manage_lists(
     target_lists = _int_list(data, "target_list_ids")
     if not target_lists:
         raise APIError(400, NO_LISTS)
+    user = current_user(request)
+    scope = scope_of(user)
+    # listmonk: only the target lists the list role manages (403 if none); the subscribers'
+    # reach is checked by the handler, on the state it loads.
+    target_lists = user.target_lists(target_lists)
     try:
         action = string_field(data, "action") or ""
         status_text = string_field(data, "status") or ""
@@ -104,13 +117,13 @@ async def _manage_lists(
     if action == "add":
         status = subscription_status(status_text) if status_text else None
         return await _run(request, runtime, partial(
-            handlers_bulk.add_subscriptions, ids, target_lists, status, at))
+            handlers_bulk.add_subscriptions, ids, target_lists, status, at, scope=scope))
     if action == "remove":
         return await _run(request, runtime, partial(
-            handlers_bulk.remove_subscriptions, ids, target_lists, at))
+            handlers_bulk.remove_subscriptions, ids, target_lists, at, scope=scope))
     if action == "unsubscribe":
         return await _run(request, runtime, partial(
-            handlers_bulk.unsubscribe_lists, ids, target_lists, at))
+            handlers_bulk.unsubscribe_lists, ids, target_lists, at, scope=scope))
     raise APIError(400, INVALID_ACTION)
 
 
@@ -147,8 +160,8 @@ async def delete_subscriber(
 ) -> Response[bytes]:
     """Delete and erase one subscriber (true even when it does not exist)."""
     target = path_id(subscriber_id)
-    return await _run(request, runtime,
-                      partial(handlers_bulk.delete_subscribers, (target,), now()))
+    return await _run(request, runtime, partial(
+        handlers_bulk.delete_subscribers, (target,), now(), scope=_scope(request)))
 
 
 @delete("/api/subscribers", guards=[require_auth], operation_id="deleteSubscriberByList",
@@ -160,5 +173,5 @@ async def delete_subscribers(
     ids = parse_ids(request.query_params.getall("id", []))
     if not ids:
         raise APIError(400, INVALID_IDS.format("ids"))
-    return await _run(request, runtime,
-                      partial(handlers_bulk.delete_subscribers, tuple(ids), now()))
+    return await _run(request, runtime, partial(
+        handlers_bulk.delete_subscribers, tuple(ids), now(), scope=_scope(request)))

@@ -47,7 +47,8 @@ from readmodels.subscriber_listing import (
     matching_ids,
     selection,
 )
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
+from services.auth.principal import Principal
 from services.command_api.context import command_context
 from services.command_api.executor import CommandContext, CommandOutcome, execute_handler
 from services.command_api.respond import answer
@@ -81,12 +82,15 @@ async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return bind_object(await request.body(), _FIELDS)
 
 
-def _filter(data: dict[str, Any], *, everything: bool = False) -> SubscriberFilter:
+def _filter(data: dict[str, Any], user: Principal, *, everything: bool = False
+            ) -> SubscriberFilter:
+    """The selection; ``list_ids`` as listmonk's ``GetPermittedListIDs`` narrows them to the
+    caller's lists (none left: its permitted lists, unless it has ``subscribers:get_all``)."""
     status = string_field(data, "subscription_status") or ""
     return SubscriberFilter(
         query="" if everything else format_query(string_field(data, "query")),
         search="" if everything else (string_field(data, "search") or "").strip(),
-        list_ids=int_list_field(data, "list_ids") or (),
+        list_ids=tuple(user.subscriber_list_filter(int_list_field(data, "list_ids") or ())),
         subscription_status=subscription_status(status) if status else "")
 
 
@@ -136,14 +140,15 @@ async def _run(request: Request[Any, Any, Any], runtime: Runtime, f: SubscriberF
     return await answer(runtime, ctx, outcome, PROJECTIONS)
 
 
-def _query_or_all(data: dict[str, Any]) -> SubscriberFilter:
+def _query_or_all(data: dict[str, Any], user: Principal) -> SubscriberFilter:
     """delete/blocklist: ``all`` selects everyone (in ``list_ids``); otherwise a query or a
-    search is required."""
+    search is required; a query needs ``subscribers:sql_query``."""
     if bool_field(data, "all"):
-        return _filter(data, everything=True)
-    f = _filter(data)
+        return _filter(data, user, everything=True)
+    f = _filter(data, user)
     if not f.query and not f.search:
         raise APIError(400, INVALID_FIELDS.format("query"))
+    user.require_sql_query(f.query)
     return f
 
 
@@ -153,14 +158,14 @@ async def delete_by_query(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[bytes]:
     """Delete and erase the selected subscribers."""
-    f = _query_or_all(await _body(request))
+    f = _query_or_all(await _body(request), current_user(request))
     at = now()
     return await _run(request, runtime, f, lambda batch: partial(
         handlers_bulk.delete_subscribers, batch, at))
 
 
 async def _blocklist(request: Request[Any, Any, Any], runtime: Runtime) -> Response[bytes]:
-    f = _query_or_all(await _body(request))
+    f = _query_or_all(await _body(request), current_user(request))
     at = now()
     return await _run(request, runtime, f, lambda batch: partial(
         handlers_bulk.blocklist_subscribers, batch, at))
@@ -200,7 +205,10 @@ async def manage_lists_by_query(
     action = string_field(data, "action") or ""
     if action not in ACTIONS:
         raise APIError(400, INVALID_ACTION)
-    f = _filter(data)
+    user = current_user(request)
+    f = _filter(data, user)
+    user.require_sql_query(f.query)
+    targets = tuple(user.filter_lists("manage", targets))  # listmonk: no 403 when none is left
     at = now()
     if action == "remove":
         return await _run(request, runtime, f, lambda batch: partial(

@@ -41,7 +41,8 @@ class UpdateSubscriber(msgspec.Struct, frozen=True, kw_only=True):
     start ``unconfirmed`` (``confirmed`` with ``preconfirm``), existing ``confirmed`` and
     ``unsubscribed`` ones keep their status, ``unconfirmed`` ones take the new one. ``None``
     leaves the subscriptions alone. A blocklisted subscriber ends with every subscription
-    ``unsubscribed``.
+    ``unsubscribed``. Current subscriptions to the lists of ``keep`` (those the caller's list
+    role may not manage) are left as they are even when ``list_ids`` omits them.
     """
 
     subscriber_id: int
@@ -50,6 +51,7 @@ class UpdateSubscriber(msgspec.Struct, frozen=True, kw_only=True):
     attribs: str | None = None
     status: SubscriberStatus | None = None
     list_ids: tuple[int, ...] | None = None
+    keep: frozenset[int] = frozenset()
     double_optin: frozenset[int] = frozenset()
     preconfirm: bool = False
     at: datetime

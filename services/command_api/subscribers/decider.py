@@ -128,6 +128,10 @@ def _update(state: Active, c: UpdateSubscriber) -> list[Event]:
         for list_id in c.list_ids:
             current = state.subscriptions.get(list_id)
             target[list_id] = current if current in ("confirmed", "unsubscribed") else fresh
+        for list_id in c.keep:  # lists the caller may not manage stay as they are
+            kept = state.subscriptions.get(list_id)
+            if kept is not None and list_id not in target:
+                target[list_id] = kept
     if status == "blocklisted":
         target = {list_id: "unsubscribed" for list_id in target}
     events: list[Event] = [SubscriberUpdated(

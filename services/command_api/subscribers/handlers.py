@@ -43,6 +43,7 @@ from services.command_api.subscribers.decider import (
 )
 from services.command_api.subscribers.fields import SubscriberFields, sanitize_email
 from services.command_api.subscribers.index import claim_email, existing_lists, live_lists
+from services.command_api.subscribers.scope import EVERYTHING, ListScope
 from services.command_api.subscribers.sealing import seal, unseal
 
 SUBSCRIBER_ID_SEQUENCE = "eventlog.subscriber_id_seq"
@@ -133,6 +134,7 @@ class SubscriberUpdate:
     name: str | None = None
     status: SubscriberStatus | None = None
     email: str | None = None
+    scope: ListScope = EVERYTHING  # what the caller's list role reaches
 
 
 def subscriber_update(subscriber_id: int, fields: SubscriberFields, *, partial: bool,
@@ -152,6 +154,7 @@ async def update_subscriber(update: SubscriberUpdate, store: EventStore) -> dict
     the current ones (``null`` clears them), as Go decodes an object into the current map."""
     target, fields = update.subscriber_id, update.fields
     state, version = await load_active(store, target)
+    update.scope.check([state])
     key = await store.data_key(target)
     if key is None:
         raise NotFound(SUBSCRIBER_NOT_FOUND)
@@ -174,21 +177,31 @@ async def update_subscriber(update: SubscriberUpdate, store: EventStore) -> dict
         attribs=seal(key, target, "attribs", attribs) if attribs is not None else None,
         status=update.status,
         list_ids=None if keep_lists else existing_lists(fields.lists or (), lists),
+        keep=update.scope.kept(state),
         double_optin=double_optin(lists), preconfirm=fields.preconfirm, at=update.at))
     return {"subscriber_id": target}
 
 
-async def request_optin(subscriber_id: int, at: datetime, store: EventStore) -> dict[str, Any]:
+async def request_optin(subscriber_id: int, at: datetime, store: EventStore, *,
+                        scope: ListScope = EVERYTHING) -> dict[str, Any]:
     """Ask for an opt-in e-mail covering the subscriber's unconfirmed double opt-in lists
-    (nothing is recorded when there are none); 404 if it does not exist."""
+    (nothing is recorded when there are none); 404 if it does not exist, 403 out of
+    ``scope``."""
     state, version = await load_active(store, subscriber_id)
+    scope.check([state])
     lists = await live_lists(store, state.subscriptions)
     stage(store, state, version, RequestOptin(subscriber_id=subscriber_id,
                                               double_optin=double_optin(lists), at=at))
     return {"subscriber_id": subscriber_id}
 
 
-async def delete_bounces(command: DeleteBounces, store: EventStore) -> dict[str, Any]:
-    """Delete the subscriber's bounce records (nothing is recorded when it has none)."""
+async def delete_bounces(command: DeleteBounces, store: EventStore, *,
+                         scope: ListScope = EVERYTHING) -> dict[str, Any]:
+    """Delete the subscriber's bounce records (nothing is recorded when it has none); 403 when
+    the subscriber is live and out of ``scope``."""
+    if scope.reach is not None:
+        state, _ = await store.load(stream_id(command.subscriber_id), subscriber_decider)
+        if isinstance(state, Active):
+            scope.check([state])
     await decide_on(store, stream_id(command.subscriber_id), bounces_decider, command)
     return {"subscriber_id": command.subscriber_id}

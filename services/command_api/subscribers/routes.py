@@ -7,6 +7,7 @@ the JSON ``GET /api/subscribers/:id`` gives.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from functools import partial
 from typing import Any
@@ -18,8 +19,9 @@ from litestar.params import FromPath
 from events.crypto import master_key_from
 from kernel.errors import NotFound
 from readmodels.lists import timestamp
+from readmodels.subscriber_listing import mask_lists
 from readmodels.subscribers import fetch_subscriber
-from services.auth.guard import require_auth
+from services.auth.guard import current_user, require_auth
 from services.command_api.context import command_context
 from services.command_api.executor import execute_handler
 from services.command_api.respond import answer, run_handler
@@ -33,6 +35,7 @@ from services.command_api.subscribers.fields import (
     sanitize_email,
 )
 from services.command_api.subscribers.routing import PROJECTIONS, now
+from services.command_api.subscribers.scope import scope_of
 from services.http.binding import read_body
 from services.http.params import path_id
 from services.runtime import Runtime
@@ -57,7 +60,10 @@ def _from_command(new: handlers.NewSubscriber, subscriber_id: int) -> dict[str, 
 async def create_subscriber(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Response[bytes]:
+    user = current_user(request)
     new = handlers.new_subscriber(await read_fields(request), str(uuid.uuid4()), now())
+    # listmonk: the lists the list role may not manage are dropped (403 if none is left)
+    new = dataclasses.replace(new, lists=user.target_lists(new.lists))
     DomainPolicy.of(await runtime.live_settings.get()).check(new.email)  # privacy.domain_*
     ctx = await command_context(request)
     outcome = await execute_handler(runtime.pool, ctx, partial(handlers.create_subscriber, new),
@@ -70,7 +76,7 @@ async def create_subscriber(
     async def read() -> dict[str, Any]:
         found = await fetch_subscriber(runtime.read_pool, subscriber_id)
         if found is not None:
-            return found
+            return mask_lists(found, user.visible_lists())
         if known is not None:  # the projection is late: answer from the command
             return known
         raise NotFound(SUBSCRIBER_NOT_FOUND)  # a retry of a subscriber since deleted
@@ -82,8 +88,13 @@ async def _update(
     request: Request[Any, Any, Any], runtime: Runtime, target: int, *, partial_update: bool,
 ) -> Response[bytes]:
     """PUT replaces the profile and the subscriptions; PATCH changes only what was sent."""
-    update = handlers.subscriber_update(target, await read_fields(request),
-                                        partial=partial_update, at=now())
+    user = current_user(request)
+    fields = await read_fields(request)
+    if fields.lists is not None:  # listmonk: lists the role may not manage are dropped
+        fields = dataclasses.replace(fields, lists=user.target_lists(fields.lists))
+    update = dataclasses.replace(
+        handlers.subscriber_update(target, fields, partial=partial_update, at=now()),
+        scope=scope_of(user))
     sent = update.email if update.email is not None else update.fields.email
     if sent:  # listmonk checks privacy.domain_* on every e-mail sent
         DomainPolicy.of(await runtime.live_settings.get()).check(sanitize_email(sent))
@@ -92,7 +103,7 @@ async def _update(
         found = await fetch_subscriber(runtime.read_pool, target)
         if found is None:
             raise NotFound(SUBSCRIBER_NOT_FOUND)
-        return found
+        return mask_lists(found, user.visible_lists())
 
     return await run_handler(request, runtime, partial(handlers.update_subscriber, update),
                              PROJECTIONS, read)
@@ -129,5 +140,6 @@ async def request_optin(
     """Record an ``subscriber.optin_requested`` for its unconfirmed double opt-in lists (the
     sender delivers the e-mail); nothing is recorded when there are none. Answers true."""
     target = path_id(subscriber_id)
-    return await run_handler(request, runtime, partial(handlers.request_optin, target, now()),
-                             PROJECTIONS)
+    scope = scope_of(current_user(request))
+    return await run_handler(request, runtime, partial(handlers.request_optin, target, now(),
+                                                       scope=scope), PROJECTIONS)

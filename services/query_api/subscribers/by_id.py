@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from kernel.errors import Forbidden
+from readmodels.subscriber_listing import mask_lists
 from readmodels.subscribers import fetch_subscriber
 from services.auth.guard import current_user, require_auth
 from services.http.errors import APIError
@@ -28,8 +29,9 @@ async def get_subscriber(
     if found is None:
         raise APIError(404, SUBSCRIBER_NOT_FOUND)
     user = current_user(request)
-    permitted = user.permitted_lists("get") or user.permitted_lists("manage")
-    if permitted is not None and not {int(lst["id"]) for lst in found["lists"]} & set(permitted):
+    reach = user.subscriber_reach()
+    if reach is not None and not {int(lst["id"]) for lst in found["lists"]} & reach:
         # listmonk's hasSubPerm: the subscriber must be on one of the caller's lists
         raise Forbidden(f"Permission denied: subscriber: {found['id']}")
-    return {"data": found}
+    # listmonk's maskRestrictedSubLists: the lists the caller may not see are masked
+    return {"data": mask_lists(found, user.visible_lists())}

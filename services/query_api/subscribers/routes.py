@@ -25,6 +25,7 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from events.subscribers import SUBSCRIPTION_STATUSES
+from kernel.errors import Forbidden
 from readmodels.sandbox import QueryRefused, sandboxed
 from readmodels.subscriber_listing import (
     PREPARING_QUERY,
@@ -34,6 +35,7 @@ from readmodels.subscriber_listing import (
     export_rows,
     find_page,
     format_query,
+    mask_lists,
     selection,
 )
 from readmodels.subscriber_profile import (
@@ -41,7 +43,7 @@ from readmodels.subscriber_profile import (
     subscriber_bounces,
     subscriber_export,
 )
-from readmodels.subscribers import lists_of, render_subscriber
+from readmodels.subscribers import fetch_subscriber, lists_of, render_subscriber
 from services.auth.guard import current_user, require_auth
 from services.http.errors import APIError
 from services.http.params import go_atoi, page_of, path_id
@@ -121,7 +123,9 @@ async def get_subscribers(
                 descending=str(params.get("order") or "").lower() != "asc",
                 offset=offset, limit=limit)
             lists = await lists_of(conn, [int(r["id"]) for r in rows])
-            results = [render_subscriber(r, lists[int(r["id"])]) for r in rows]
+            visible = current_user(request).visible_lists()  # maskRestrictedSubLists
+            results = [mask_lists(render_subscriber(r, lists[int(r["id"])]), visible)
+                       for r in rows]
     except QueryRefused as error:
         raise refused(error) from None
     return {"data": {"results": results, "search": f.search, "query": f.query, "total": total,
@@ -198,11 +202,13 @@ def go_indented_json(data: Any) -> bytes:
 @get("/api/subscribers/{subscriber_id:str}/export", guards=[require_auth],
      operation_id="exportSubscriberDataByID")
 async def export_subscriber_data(
-    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime]
+    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime],
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     """Profile, subscriptions (private lists' names masked), campaign views and link clicks,
     as a ``data.json`` download (not wrapped in ``data``, as listmonk sends it)."""
-    data = await subscriber_export(runtime.read_pool, path_id(subscriber_id))
+    target = await _reachable(request, runtime, path_id(subscriber_id))
+    data = await subscriber_export(runtime.read_pool, target)
     return Response(content=go_indented_json(data), media_type="application/json", headers={
         "Cache-Control": "no-cache", "Content-Disposition": 'attachment; filename="data.json"'})
 
@@ -210,14 +216,31 @@ async def export_subscriber_data(
 @get("/api/subscribers/{subscriber_id:str}/bounces", guards=[require_auth],
      operation_id="getSubscriberBouncesById")
 async def get_subscriber_bounces(
-    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime]
+    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime],
+    request: Request[Any, Any, Any],
 ) -> dict[str, Any]:
-    return {"data": await subscriber_bounces(runtime.read_pool, path_id(subscriber_id))}
+    target = await _reachable(request, runtime, path_id(subscriber_id))
+    return {"data": await subscriber_bounces(runtime.read_pool, target)}
 
 
 @get("/api/subscribers/{subscriber_id:str}/activity", guards=[require_auth],
      operation_id="getSubscriberActivityById")
 async def get_subscriber_activity(
-    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime]
+    subscriber_id: FromPath[str], runtime: NamedDependency[Runtime],
+    request: Request[Any, Any, Any],
 ) -> dict[str, Any]:
-    return {"data": await subscriber_activity(runtime.read_pool, path_id(subscriber_id))}
+    target = await _reachable(request, runtime, path_id(subscriber_id))
+    return {"data": await subscriber_activity(runtime.read_pool, target)}
+
+
+async def _reachable(request: Request[Any, Any, Any], runtime: Runtime, subscriber_id: int
+                     ) -> int:
+    """``subscriber_id`` if the caller may see it (listmonk's ``hasSubPerm``: an existing
+    subscriber must be on one of the caller's lists, else 403)."""
+    reach = current_user(request).subscriber_reach()
+    if reach is None:
+        return subscriber_id
+    found = await fetch_subscriber(runtime.read_pool, subscriber_id)
+    if found is not None and not {int(x["id"]) for x in found["lists"]} & reach:
+        raise Forbidden(f"Permission denied: subscriber: {subscriber_id}")
+    return subscriber_id
