@@ -45,7 +45,7 @@ async def migrate(database_url: str) -> list[str]:
                         "INSERT INTO eventlog.schema_migrations (version, name) VALUES (%s, %s)",
                         (version, name),
                     )
-                log.info("migration_applied", name=name)
+                log.info("migration_applied", migration=name)
                 applied.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
