@@ -33,11 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Configured with POSTLOG_* environment variables (see README.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
+    up = commands.add_parser(
         "up", help="run everything in one process (embedded PostgreSQL/NATS when no URLs are set)"
     )
+    up.add_argument("--sender-processes", type=_positive, default=None, metavar="N",
+                    help="send campaigns from N processes: this one and N-1 supervised"
+                    " children (default: one per CPU core)")
     serve = commands.add_parser("serve", help="run one service (needs database and NATS URLs)")
     serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--processes", type=_positive, default=None, metavar="N",
+                       help="sender only: run N supervised sender processes (default: one per"
+                       " CPU core)")
     commands.add_parser("migrate", help="bring the database schema up to date")
 
     events = commands.add_parser("events", help="read the event log").add_subparsers(
@@ -73,8 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve" and args.processes is not None and args.service != "sender":
+        parser.error("--processes is for `postlog serve sender` only")
     try:
         settings = Settings()
     except pydantic.ValidationError as exc:
@@ -95,14 +114,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
-        return _up(settings)
+        return _up(settings, args.sender_processes)
     if args.command == "serve":
         service: ServiceName = args.service
         need_nats = service not in ("command-api", "query-api")
         with resolved_settings(settings, need_nats=need_nats, allow_embedded=False,
                                purpose=f"postlog serve {service}") as (resolved, _):
-            from postlog.serve import serve
+            from postlog.serve import serve, serve_senders
+            from postlog.supervisor import default_processes
 
+            processes = args.processes or default_processes()
+            if service == "sender" and processes > 1:
+                return run_async(serve_senders(resolved, processes, sys.stdout))
             return run_async(serve(resolved, service, sys.stdout))
     with resolved_settings(settings, need_nats=False, allow_embedded=True,
                            purpose=f"postlog {args.command}") as (resolved, _):
@@ -111,8 +134,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return run_async(admin.run(args, resolved))
 
 
-def _up(settings: Settings) -> int:
+def _up(settings: Settings, sender_processes: int | None) -> int:
     from postlog.serve import up
+    from postlog.supervisor import default_processes
 
     with resolved_settings(settings, need_nats=True, allow_embedded=True, reuse_running=False,
                            purpose="postlog up") as (resolved, started), \
@@ -121,7 +145,8 @@ def _up(settings: Settings) -> int:
         def banner(url: str, admin: Any, app_settings: Any) -> None:
             print(_banner(resolved, started, url, admin, app_settings), flush=True)
 
-        return run_async(up(resolved, banner))
+        return run_async(up(resolved, banner,
+                            sender_processes=sender_processes or default_processes()))
 
 
 def _banner(settings: Settings, started: dict[str, str], url: str, admin: Any,

@@ -149,15 +149,18 @@ async def ensure_nats_stream(settings: Settings) -> None:
         await nc.close()
 
 
-async def up(settings: Settings, on_started: Callable[[str, Any, AppSettings], None]) -> int:
+async def up(settings: Settings, on_started: Callable[[str, Any, AppSettings], None], *,
+             sender_processes: int = 1) -> int:
     """Everything in one process: both APIs on one port, the relay, the projector, the
-    scheduler and the sender.
+    scheduler and the sender; with ``sender_processes`` > 1, that many minus one more
+    sender processes as supervised children (``postlog serve sender --processes 1``, output
+    discarded but for their logs), started once the schema is up to date.
 
     ``on_started(url, admin, app_settings)`` is called once the port accepts connections, with
     the admin credentials (``services.command_api.users.handlers.ensure_admin``) and the
     settings in force (where mail goes).
     """
-    from postlog.supervisor import EVERYTHING, background_services
+    from postlog.supervisor import EVERYTHING, background_services, sender_children
     from services.command_api.templates.seed import ensure_default_templates
     from services.command_api.users.handlers import ensure_admin
 
@@ -171,10 +174,11 @@ async def up(settings: Settings, on_started: Callable[[str, Any, AppSettings], N
         admin = await ensure_admin(runtime.pool, settings)
         await ensure_default_templates(runtime.pool)
         server = http_server(create_app(runtime), settings)
-        async with background_services(runtime, EVERYTHING) as tasks:
+        async with background_services(runtime, EVERYTHING) as tasks, \
+                sender_children(settings, sender_processes - 1) as children:
             mail = await runtime.live_settings.get()
             return await run_until_stopped(
-                stop, server, tasks,
+                stop, server, [*tasks, *children],
                 lambda port: on_started(display_url(settings, port), admin, mail))
 
 
@@ -220,6 +224,8 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
         elif name == "sender":
             from postlog.supervisor import background_services
 
+            # which sender process logged a line, when several run (``serve_senders``)
+            structlog.contextvars.bind_contextvars(pid=os.getpid())
             tasks = await stack.enter_async_context(background_services(runtime, ("sender",)))
         else:
             from postlog.supervisor import background_services
@@ -237,11 +243,33 @@ async def serve(settings: Settings, name: ServiceName, out: TextIO) -> int:
         return await run_until_stopped(stop, server, tasks, started)
 
 
+async def serve_senders(settings: Settings, processes: int, out: TextIO) -> int:
+    """``postlog serve sender --processes N``: N sender children, supervised
+    (``postlog.supervisor.SenderProcesses``: restarted when one dies, all stopped on
+    SIGINT/SIGTERM); prints one line once the schema is up to date and they are started."""
+    from postlog.supervisor import sender_children
+
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    assert settings.database_url
+    await migrate(settings.database_url)  # once, before the children race for it
+    await ensure_read_models(settings)
+    await ensure_nats_stream(settings)
+    async with sender_children(settings, processes) as tasks:
+
+        def started(_: int | None) -> None:
+            print(f"postlog sender running ({processes} processes)", file=out, flush=True)
+            log.info("service_started", service="sender", processes=processes)
+
+        return await run_until_stopped(stop, None, tasks, started)
+
+
 def run_async(main: Coroutine[Any, Any, int]) -> int:
-    """Run a coroutine on uvloop when it is installed (uvicorn[standard] brings it)."""
+    """Run a coroutine on uvloop when it is installed (a dependency of postlog; every
+    process, sender children included, starts here)."""
     try:
         import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
+    except ImportError:  # pragma: no cover - not on Windows
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)

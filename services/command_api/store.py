@@ -35,7 +35,9 @@ S = TypeVar("S")
 
 # Unique-key indexes the store keeps (name -> table, key column, owner column).
 EMAIL_INDEX = "subscriber_email"
-_INDEXES = {EMAIL_INDEX: ("eventlog", "subscriber_emails", "email_hash", "subscriber_id")}
+USER_EMAIL_INDEX = "user_email"
+_INDEXES = {EMAIL_INDEX: ("eventlog", "subscriber_emails", "email_hash", "subscriber_id"),
+            USER_EMAIL_INDEX: ("eventlog", "user_emails", "email_hash", "user_id")}
 
 
 class EventStore(Protocol):

@@ -4,15 +4,15 @@ listmonk hands its messages to smtppool, which writes: the custom headers (first
 each name), with ``From``, ``To``, ``Cc``, ``Reply-To``, ``Subject``, ``Date``, ``Message-Id``
 and ``MIME-Version`` filled in unless a custom header gave them; ``Return-Path`` becomes the
 envelope sender and ``Bcc`` envelope recipients (neither is written); the body is
-``text/plain`` for plain messages, else ``text/html`` with the plain-text alternative first
-in a ``multipart/alternative``, inside ``multipart/mixed`` when files are attached. This
+``text/plain`` for plain messages, else ``text/html`` alone, or with the plain-text
+alternative first in a ``multipart/alternative`` when the message has an alt body (a
+campaign's ``altbody``, a tx request's ``altbody``: nothing is derived from the HTML, as in
+listmonk), inside ``multipart/mixed`` when files are attached. This
 module builds the same structure with ``email.message.EmailMessage`` under
 ``email.policy.SMTP`` (CRLF, folded headers, RFC 2047 encoded words, quoted-printable UTF-8
 text parts, base64 attachments).
 
 Differences from listmonk, on purpose:
-- an HTML message without an alt body gets one derived with ``html_to_text`` (listmonk sends
-  HTML alone); pass ``derive_altbody=False`` for listmonk's behaviour;
 - header text is treated as hostile (a template can put a subscriber's name in a subject, a
   display name or a custom header): every character that any parser may take for a line
   break (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029) becomes a space, other control
@@ -54,7 +54,6 @@ from services.sender.headers import (
     is_safe_field,
 )
 from services.sender.rendering import CompiledCampaign, render_campaign
-from services.sender.templating import html_to_text
 from services.sender.templating.data import CampaignMessage
 
 # Headers that describe the MIME structure: postlog writes them, custom values are ignored.
@@ -251,7 +250,7 @@ def _date_now() -> str:
 
 def build_mime(content: MessageContent, *, from_email: str, content_type: str = "html",
                attachments: Sequence[AttachmentFile] = (), message_id: str | None = None,
-               date: datetime | None = None, derive_altbody: bool = True,
+               date: datetime | None = None,
                policy: EmailPolicy[EmailMessage] = SMTP) -> Mail:
     """The e-mail for a rendered message (``content_type`` ``plain`` means text only).
 
@@ -286,9 +285,7 @@ def build_mime(content: MessageContent, *, from_email: str, content_type: str = 
             headers.append((name, value))
             if name.lower().startswith("content-"):  # dropped by set_content: rare, slow path
                 straight = False
-    text = ""
-    if content_type != "plain":
-        text = content.altbody or (html_to_text(content.body) if derive_altbody else "")
+    text = "" if content_type == "plain" else content.altbody or ""
     envelope_from = (_addresses(return_path) or _addresses(sender) or [""])[0]
     recipients = list(dict.fromkeys(
         [*content.to, *_addresses(cc), *_addresses(bcc)]))
@@ -394,8 +391,8 @@ def _write_mail(headers: Sequence[tuple[str, str]], body: str, content_type: str
 
 def campaign_mail(compiled: CompiledCampaign, message: CampaignMessage, *,
                   attachments: Sequence[AttachmentFile] = (), message_id: str | None = None,
-                  date: datetime | None = None, derive_altbody: bool = True) -> Mail:
+                  date: datetime | None = None) -> Mail:
     """The e-mail of a compiled campaign for ``message.Subscriber`` (render + MIME)."""
     return build_mime(render_campaign(compiled, message), from_email=compiled.from_email,
                       content_type=compiled.content_type, attachments=attachments,
-                      message_id=message_id, date=date, derive_altbody=derive_altbody)
+                      message_id=message_id, date=date)

@@ -6,6 +6,9 @@ the messages in the workers' hands)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ADMIN, _require_cli
-from tests.e2e.processes import answers, free_port
+from tests.e2e.processes import POSTLOG_BIN, answers, free_port
 from tests.e2e.sender_support import (
     STARTUP_SECONDS,
     Deployment,
@@ -23,7 +26,6 @@ from tests.e2e.sender_support import (
     finished,
     import_subscribers,
     serve,
-    serve_sender,
     smtp_sink,
     start_campaign,
     use_sink,
@@ -37,6 +39,29 @@ CONCURRENCY = 10
 # every 100 messages or every second, for each of the two chunks a process works on at once)
 # and the messages in the workers' hands.
 IN_FLIGHT = 2 * 100 + CONCURRENCY
+
+
+def serve_sender(d: Deployment, name: str, processes: int = 1) -> None:
+    """``postlog serve sender --processes N``, logging to ``<name>.log``; one process by
+    default, so that a SIGKILL kills the process that sends."""
+    d.processes.start(name, [str(POSTLOG_BIN), "serve", "sender", "--processes",
+                             str(processes)], d.env)
+    d.wait(d.processes.logged(name, "postlog sender running"), name, STARTUP_SECONDS)
+
+
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(c) for c in path.read_text().split()} if path.exists() else set()
+
+
+def claimed_by(d: Deployment, name: str) -> set[int]:
+    """The pids of the processes whose ``chunk_claimed`` lines are in ``name``'s log."""
+    pids = set()
+    for line in d.processes.log_tail(name, 1_000_000).splitlines():
+        if '"chunk_claimed"' in line and line.startswith("{"):
+            pids.add(json.loads(line)["pid"])
+    return pids
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +145,36 @@ def test_postlog_up_killed_mid_campaign_resumes_without_skipping_anyone(
         done = finished(d, created["id"])
         assert_everyone_once_or_in_flight(sink, created["uuid"], 2000, IN_FLIGHT)
         assert done["sent"] == 2000
+
+
+def test_serve_sender_with_two_processes_shares_a_campaign_restarts_a_dead_one_and_stops(
+        split: Deployment, sink: SMTPSink) -> None:
+    for name in ("sender-1", "sender-2"):
+        if name in split.processes.started:
+            split.kill(name)
+    serve_sender(split, "senders", processes=2)
+    parent = split.processes.started["senders"].pid
+    split.wait(lambda: len(children(parent)) == 2, "two sender children")
+    assert split.processes.log_tail("senders", 100).count("postlog sender running") == 1
+
+    list_id = import_subscribers(split, 4000)
+    created = start_campaign(split, list_id)
+    finished(split, created["id"])
+    counts = sink.counts(created["uuid"])
+    assert len(counts) == 4000 and set(counts.values()) == {1}
+    assert len(claimed_by(split, "senders")) == 2  # both children sent a part
+
+    victim, survivor = sorted(children(parent))
+    os.kill(victim, signal.SIGKILL)
+    split.wait(lambda: len(children(parent)) == 2 and victim not in children(parent),
+               "the dead child replaced")
+    assert survivor in children(parent)
+    list_id = import_subscribers(split, 1000)
+    again = start_campaign(split, list_id)
+    assert finished(split, again["id"])["sent"] == 1000
+
+    running = children(parent)
+    proc = split.processes.started.pop("senders")
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    assert proc.wait(timeout=60) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in running)

@@ -49,6 +49,36 @@ async def test_user_crud_with_listmonk_shapes(api: httpx.AsyncClient) -> None:
     assert (await api.get(f"/api/users/{uid}")).status_code == 404
 
 
+async def test_a_persons_email_belongs_to_one_user(api: httpx.AsyncClient) -> None:
+    """listmonk's users.email is unique: a second user with the same e-mail (any case) is a
+    409, so is an edit to another user's e-mail; a deleted user's e-mail is free again."""
+    role = await create_role(api)
+    email = f"{unique('shared')}@example.com"
+
+    def body(username: str, address: str) -> dict[str, Any]:
+        return {"username": username, "email": address, "name": username, "type": "user",
+                "status": "enabled", "password_login": True, "password": "long-enough-pw",
+                "user_role_id": role}
+
+    first = await api.post("/api/users", json=body(unique("first"), email))
+    assert first.status_code == 200, first.text
+    second_name = unique("second")
+    clash = await api.post("/api/users", json=body(second_name, email.upper()))
+    assert clash.status_code == 409 and clash.json() == {
+        "message": "Another user has this e-mail."}
+    second = await api.post("/api/users", json=body(second_name, f"{second_name}@example.com"))
+    assert second.status_code == 200, second.text
+    sid = second.json()["data"]["id"]
+    moved = await api.put(f"/api/users/{sid}", json=body(second_name, email))
+    assert moved.status_code == 409
+    assert (await api.get(f"/api/users/{sid}")).json()["data"]["email"] \
+        == f"{second_name}@example.com"
+    assert (await api.delete(f"/api/users/{first.json()['data']['id']}")).status_code == 200
+    moved = await api.put(f"/api/users/{sid}", json=body(second_name, email))
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["data"]["email"] == email
+
+
 async def test_user_validation_as_listmonk(api: httpx.AsyncClient) -> None:
     role = await create_role(api)
     base = {"username": unique("bob"), "email": "bob@example.com", "type": "user",

@@ -67,7 +67,7 @@ def _text(part: Any) -> str:
     return content
 
 
-def test_a_campaign_message_has_listmonks_headers_and_html_with_a_text_alternative() -> None:
+def test_a_campaign_message_without_altbody_has_listmonks_headers_and_html_alone() -> None:
     mail = campaign_mail(_compile(), _message(), message_id="m-1", date=WHEN)
     raw = mail.as_bytes()
     parsed = _parse(raw)
@@ -85,29 +85,27 @@ def test_a_campaign_message_has_listmonks_headers_and_html_with_a_text_alternati
     unsubscribe = f"{ROOT}/subscription/{CAMPAIGN_UUID}/{SUBSCRIBER_UUID}"
     assert parsed["List-Unsubscribe"] == f"<{unsubscribe}>"
 
-    assert parsed.get_content_type() == "multipart/alternative"
-    text, html = _parts(parsed)
-    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
-    assert text["MIME-Version"] is None and html["MIME-Version"] is None
-    assert html.get_content_charset() == "utf-8"
-    assert "<p>Hello Ana Lima from Porto</p>" in _text(html)
-    assert f'href="{unsubscribe}"' in _text(html)
-    assert f"{ROOT}/link/" in _text(html)
-    assert "Hello Ana Lima from Porto" in _text(text)
+    # listmonk sends an HTML campaign without an altbody as one text/html part: no text
+    # alternative is derived from the HTML.
+    assert parsed.get_content_type() == "text/html"
+    assert not parsed.is_multipart()
+    assert parsed.get_content_charset() == "utf-8"
+    assert "<p>Hello Ana Lima from Porto</p>" in _text(parsed)
+    assert f'href="{unsubscribe}"' in _text(parsed)
+    assert f"{ROOT}/link/" in _text(parsed)
     assert mail.envelope_from == "news@example.com"
     assert mail.recipients == ["ana@example.org"]
 
 
-def test_the_campaigns_altbody_is_used_as_the_text_part_and_is_a_template() -> None:
+def test_a_campaign_with_an_altbody_is_multipart_alternative_text_first() -> None:
     compiled = _compile(altbody="Hi {{ .Subscriber.FirstName }}, read it online.")
     parsed = _parse(campaign_mail(compiled, _message()).as_bytes())
-    text, _ = _parts(parsed)
-    assert _text(text).strip() == "Hi Ana, read it online."
-
-
-def test_without_derivation_an_html_message_without_altbody_is_html_alone() -> None:
-    parsed = _parse(campaign_mail(_compile(), _message(), derive_altbody=False).as_bytes())
-    assert parsed.get_content_type() == "text/html"
+    assert parsed.get_content_type() == "multipart/alternative"
+    text, html = _parts(parsed)
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert text["MIME-Version"] is None and html["MIME-Version"] is None
+    assert _text(text).strip() == "Hi Ana, read it online."  # the altbody is a template
+    assert "<p>Hello Ana Lima from Porto</p>" in _text(html)
 
 
 def test_a_plain_campaign_is_a_single_text_part_and_ignores_the_altbody() -> None:
@@ -149,12 +147,12 @@ def test_custom_headers_override_the_standard_ones_and_steer_the_envelope() -> N
     assert parsed["Subject"] == "Overridden"
     assert parsed["Cc"] == "Boss <boss@example.com>"
     assert parsed["Bcc"] is None and parsed["Return-Path"] is None
-    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed.get_content_type() == "text/html"
     assert mail.envelope_from == "bounces@example.com"
     assert mail.recipients == ["ana@example.org", "boss@example.com", "audit@example.com"]
 
 
-def test_attachments_make_a_mixed_message_around_the_alternative() -> None:
+def test_attachments_make_a_mixed_message_around_the_body() -> None:
     pdf = b"%PDF-1.4 \x00\xff binary"
     content = MessageContent(to=["ana@example.org"], subject="Invoice", body="<p>Attached</p>")
     files = [AttachmentFile(name="invoice-ü.pdf", content_type="application/pdf", content=pdf),
@@ -162,8 +160,8 @@ def test_attachments_make_a_mixed_message_around_the_alternative() -> None:
     parsed = _parse(build_mime(content, from_email="shop@example.com",
                                attachments=files).as_bytes())
     assert parsed.get_content_type() == "multipart/mixed"
-    alternative, invoice, notes = _parts(parsed)
-    assert alternative.get_content_type() == "multipart/alternative"
+    html, invoice, notes = _parts(parsed)
+    assert html.get_content_type() == "text/html"
     assert invoice.get_content_type() == "application/pdf"
     assert invoice.get_filename() == "invoice-ü.pdf"
     assert invoice["Content-Transfer-Encoding"] == "base64"

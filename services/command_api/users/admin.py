@@ -10,6 +10,7 @@ handler gets only hashes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import reduce
@@ -19,7 +20,7 @@ from events.store import StreamAppend
 from events.user_keys import seal, unseal
 from events.users import UserStatus, UserType
 from kernel.errors import Conflict, InvalidInput, NotFound
-from services.command_api.store import EventStore, decide_on
+from services.command_api.store import USER_EMAIL_INDEX, EventStore, decide_on
 from services.command_api.users.accounts import Accounts, IndexedUser
 from services.command_api.users.decider import (
     Active,
@@ -36,6 +37,7 @@ USER_ID_SEQUENCE = "eventlog.user_id_seq"
 NEED_SUPER = ("User(s) couldn't be updated. There has to be at least one active Super Admin"
               " user.")
 USER_NOT_FOUND = "User not found"
+EMAIL_TAKEN = "Another user has this e-mail."
 
 
 def invalid(field: str) -> InvalidInput:
@@ -82,6 +84,7 @@ async def create_account(new: AccountInput, store: EventStore, accounts: Account
                       new.status, new.password_login, new.user_role_id, new.list_role_id)
     if not await accounts.insert_user(row):
         raise Conflict(f"user '{new.username}' already exists")
+    await _claim_email(store, user_id, new)
     key = await accounts.user_key(user_id)
     await decide_on(store, stream_id(user_id), user_decider, CreateUser(
         user_id=user_id, username=new.username, user_type=new.user_type, at=new.at,
@@ -111,6 +114,7 @@ async def update_account(user_id: int, new: AccountInput, store: EventStore,
                           new.password_login, new.user_role_id, new.list_role_id)
     if not await accounts.update_user(updated):
         raise Conflict(f"user '{new.username}' already exists")
+    await _claim_email(store, user_id, new)
     recorded = await _record(user_id, new, store, accounts)
     if secret_hash != row.secret_hash:
         # On top of the profile's events staged just above (same stream, next version).
@@ -120,6 +124,17 @@ async def update_account(user_id: int, new: AccountInput, store: EventStore,
             stream_id(user_id), version + len(recorded.events),
             user_decider.decide(state, ChangePassword(user_id=user_id, at=new.at))))
     return {"user_id": user_id}
+
+
+async def _claim_email(store: EventStore, user_id: int, new: AccountInput) -> None:
+    """A person's e-mail is theirs alone (listmonk's unique ``users.email``): claimed in the
+    unique index of users' e-mails, 409 if another user has it; an API user holds none."""
+    if new.user_type != "user" or not new.email:
+        await store.release(USER_EMAIL_INDEX, [user_id])
+        return
+    digest = hashlib.sha256(new.email.lower().encode()).hexdigest()
+    if await store.claim(USER_EMAIL_INDEX, digest, user_id) is not None:
+        raise Conflict(EMAIL_TAKEN)
 
 
 async def _record(user_id: int, new: AccountInput, store: EventStore, accounts: Accounts
@@ -177,6 +192,7 @@ async def delete_accounts(user_ids: list[int], at: datetime, store: EventStore,
     if any(_is_super(r) for r in rows) and await accounts.super_admins_besides(
             [r.user_id for r in rows]) == 0:
         raise InvalidInput(NEED_SUPER)
+    await store.release(USER_EMAIL_INDEX, [r.user_id for r in rows])
     for row in rows:
         await accounts.delete_user(row.user_id)
         await accounts.shred(row.user_id)
