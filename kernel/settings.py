@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".postlog")
     host: str = "0.0.0.0"
     port: int = 9000
+    # Default: http://localhost:<port> (a process on another port links to itself).
     root_url: str = "http://localhost:9000"
     admin_user: str | None = None
     admin_password: str | None = None
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     # A sender process that has not renewed its lease on a chunk of a campaign for this long
     # is taken for dead: another one takes the chunk over (docs/sender.md).
     sender_lease_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _root_url_follows_the_port(self) -> Settings:
+        """Without ``POSTLOG_ROOT_URL``, the root URL (links in mail: opt-in, unsubscribe,
+        tracking) names the port this process listens on, not listmonk's 9000."""
+        if "root_url" not in self.model_fields_set and self.port != 9000:
+            self.root_url = f"http://localhost:{self.port}"
+        return self
 
     @property
     def stream_name(self) -> str:

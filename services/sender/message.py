@@ -127,7 +127,7 @@ class SenderPolicy(_PolicyBase):
 
     def _safe_fold(self, name: str, value: Any) -> str:
         if not is_field_name(name):
-            log.debug("mail_header_dropped", reason="invalid name", name=name[:80])
+            log.debug("mail_header_dropped", reason="invalid name", header=name[:80])
             return ""
         printable = type(value) is str and value.isascii() and value.isprintable() \
             and self.refold_source != "all"
@@ -149,7 +149,7 @@ class SenderPolicy(_PolicyBase):
         folded = encoded_words_field(name, str(value), self.linesep)
         if is_safe_field(folded, self.linesep):
             return folded
-        log.debug("mail_header_dropped", reason="name too long for a line", name=name[:80])
+        log.debug("mail_header_dropped", reason="name too long for a line", header=name[:80])
         return ""
 
 
@@ -173,7 +173,7 @@ def first_values(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
     for name, value in headers:
         key = canonical_header(name.strip(" \t"))
         if not is_field_name(key):
-            log.debug("mail_header_dropped", reason="invalid name", name=key[:80])
+            log.debug("mail_header_dropped", reason="invalid name", header=key[:80])
         elif key not in out:
             out[key] = clean_header_value(value)
     return out

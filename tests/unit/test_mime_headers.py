@@ -198,7 +198,7 @@ def test_a_header_with_an_invalid_name_is_never_written_and_is_logged_at_debug()
         mail.message["X-\u2028Bcc"] = "a@evil"
         _, _, fields = read_back(mail.as_bytes())
     assert [name for name, _ in fields] == [*STANDARD, "X-Note", *PLAIN_STRUCTURE]
-    assert [(log["log_level"], log["event"], log["name"]) for log in logs] == [
+    assert [(log["log_level"], log["event"], log["header"]) for log in logs] == [
         ("debug", "mail_header_dropped", "X-\vBad"),
         ("debug", "mail_header_dropped", "Bad Name"),
         ("debug", "mail_header_dropped", "X-\u2028Bcc")]

@@ -169,7 +169,7 @@ class Messengers:
     @staticmethod
     def _claim(by_name: Mapping[str, Messenger], name: str, kind: str) -> bool:
         if not name or name in by_name:
-            log.warning("messenger_name_skipped", name=name, kind=kind,
+            log.warning("messenger_name_skipped", messenger=name, kind=kind,
                         reason="empty" if not name else "taken")
             return False
         return True
