@@ -20,31 +20,14 @@ benchmark: how the before/after pairs in docs/benchmarks.md were taken.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    ADMIN_PASSWORD,
-    ADMIN_USER,
-    base_parser,
-    fresh_database,
-    postlog_up,
-    report,
-    server_conditions,
-)
+from bench._wrk import basic_auth, lua_string, require_wrk, run_wrk
+from bench.common import base_parser, fresh_database, postlog_up, report, server_conditions
 
-_LUA = r"""
-local counter, thread_id = 0, 0
-local threads = {}
-function setup(thread)
-  thread:set("thread_id", #threads + 1)
-  table.insert(threads, thread)
-end
+_REQUEST = r"""
+local counter = 0
 request = function()
   if METHOD == "POST" then
     counter = counter + 1
@@ -54,39 +37,17 @@ request = function()
   end
   return wrk.format("GET", PATH, {["Authorization"] = AUTH})
 end
-function done(summary, latency, requests)
-  io.write(string.format(
-    '\nRESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d,' ..
-    ' "p50_us": %d, "p99_us": %d}\n',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
-end
 """
 
 
 def wrk(base_url: str, method: str, path: str, connections: int, seconds: float,
         run_id: str) -> dict[str, Any]:
     """One wrk run; requests/s, p50/p99 (ms) and the failures."""
-    auth = "Basic " + base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
-    script = _LUA.replace("METHOD", json.dumps(method)).replace("PATH", json.dumps(path))
-    script = script.replace("AUTH", json.dumps(auth)).replace("RUN", json.dumps(run_id))
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(script)
-    try:
-        done = subprocess.run(
-            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-             "--latency", "-s", f.name, base_url], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
-        out = done.stdout
-    finally:
-        Path(f.name).unlink(missing_ok=True)
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    found = json.loads(line.removeprefix("RESULT "))
-    rate = found["requests"] / (found["duration_us"] / 1e6)
-    return {"rate": rate, "p50_ms": found["p50_us"] / 1000, "p99_ms": found["p99_us"] / 1000,
-            "failed": found["non_2xx"] + found["socket_errors"]}
+    script = (_REQUEST.replace("METHOD", lua_string(method)).replace("PATH", lua_string(path))
+              .replace("AUTH", lua_string(basic_auth())).replace("RUN", lua_string(run_id)))
+    found = run_wrk(base_url, script, connections, seconds)
+    return {"rate": found.rate, "p50_ms": found.p50_ms, "p99_ms": found.p99_ms,
+            "failed": found.failed}
 
 
 async def measure(url: str, seconds: float, connections: list[int], code: Path | None
@@ -112,8 +73,7 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=None,
                         help="run `postlog up` from this checkout instead of this one")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    require_wrk()
     with fresh_database() as url:
         conditions = server_conditions(url)
         code = args.code.resolve() if args.code else None
