@@ -30,7 +30,8 @@ postlog process (``VmHWM``); the messages smtp-sink counted, checked against the
 the migrations>``) and starts later runs from a copy of it (drop it with ``DROP DATABASE``).
 
     .venv/bin/python -m bench.campaign_send [--recipients 100000] [--layout up|split]
-        [--senders N] [--concurrency 20] [--max-conns 10] [--stop-after S] [--seed-cache]
+        [--senders N] [--up-sender-processes N] [--concurrency 20] [--max-conns 10]
+        [--stop-after S] [--seed-cache]
 """
 
 from __future__ import annotations
@@ -311,11 +312,14 @@ def _logged(proc: Proc, text: str) -> bool:
     return text in proc.log.read_text(errors="replace")
 
 
-async def deploy(d: Deployment, layout: str, senders: int) -> None:
+async def deploy(d: Deployment, layout: str, senders: int,
+                 up_sender_processes: int | None = None) -> None:
     if layout == "up":
         port = free_port()
         d.command = d.query = f"http://127.0.0.1:{port}"
-        d.start("up", ["up"], port, sends=True)
+        extra = [] if up_sender_processes is None else [
+            "--sender-processes", str(up_sender_processes)]
+        d.start("up", ["up", *extra], port, sends=True)
         await _wait_for(lambda: _answers(f"{d.command}/api/health"), "postlog up", d,
                         STARTUP_SECONDS)
     else:
@@ -329,7 +333,8 @@ async def deploy(d: Deployment, layout: str, senders: int) -> None:
             await _wait_for(lambda url=url: _answers(f"{url}/api/health"), name, d,
                             STARTUP_SECONDS)
     for n in range(1, senders + 1):
-        proc = d.start(f"sender-{n}", ["serve", "sender"], 0, sends=True)
+        # one process each (``serve sender`` alone would start one per core)
+        proc = d.start(f"sender-{n}", ["serve", "sender", "--processes", "1"], 0, sends=True)
 
         async def running(proc: Proc = proc) -> bool:
             return _logged(proc, "postlog sender running")
@@ -540,7 +545,7 @@ async def run_bench(url: str, args: Any) -> tuple[list[list[Any]], dict[str, Any
     size = message_size()
     try:
         with smtp_sink(workdir) as sink:
-            await deploy(d, args.layout, senders)
+            await deploy(d, args.layout, senders, args.up_sender_processes)
             async with httpx.AsyncClient(auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=60) as client:
                 await use_sink(d, client, sink.port, args.concurrency, args.max_conns,
                                args.batch_size)
@@ -624,6 +629,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=None,
                         help="postlog serve sender processes (up: extra ones, default 0; "
                              "split: default 2)")
+    parser.add_argument("--up-sender-processes", type=int, default=None,
+                        help="`up --sender-processes N` (default: up's own, one per core); the"
+                             " children's CPU is in the machine's figure, not up's")
     parser.add_argument("--concurrency", type=int, default=20, help="app.concurrency")
     parser.add_argument("--max-conns", type=int, default=10,
                         help="SMTP connections per sender process")

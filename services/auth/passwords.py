@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -57,8 +58,13 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-# argon2-cffi's defaults: RFC 9106's low-memory profile (argon2id, t=3, 64 MiB, p=4).
-_ARGON2 = PasswordHasher()
+# argon2id with OWASP's recommended minimum (t=2, 19 MiB, p=1), not argon2-cffi's default
+# (t=3, 64 MiB, p=4): every hash and verification holds its memory for a moment, in every API
+# process, and unauthenticated requests can make verifications happen (a wrong Basic auth
+# password, a login), so 64 MiB each made memory the easy thing to exhaust and put `postlog
+# up` at ~180 MB from the admin's hash at start. Hashes made with other parameters still
+# verify (the parameters are in the hash) and are re-hashed at the next login.
+_ARGON2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _ARGON2_PREFIX = "$argon2"
 
 
@@ -120,15 +126,19 @@ def verify_secret(stored: str, secret: str) -> bool:
     return False
 
 
-# A hash no password matches, verified when there is no user, so an unknown username costs
-# what a wrong password does (no timing oracle for which usernames exist).
-_DUMMY_HASH = _ARGON2.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, verified when there is no user, so an unknown username
+    costs what a wrong password does (no timing oracle for which usernames exist). Made on
+    first use, not at import: an argon2 hash takes its 64 MiB of memory for a moment, and
+    every process imports this module (the sender's peak RSS went from ~112 to ~180 MB)."""
+    return _ARGON2.hash(secrets.token_urlsafe(16))
 
 
 def verify_password_or_dummy(stored: str | None, password: str) -> bool:
     """``verify_secret`` for a login: with no stored hash, pays for a verification anyway."""
     if stored is None:
-        _verify_argon2(_DUMMY_HASH, password)
+        _verify_argon2(_dummy_hash(), password)
         return False
     return verify_secret(stored, password)
 
