@@ -14,17 +14,13 @@ completed redirects (requests cut at the end of a run may also have been counted
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench._wrk import lua_string, require_wrk, run_wrk
 from bench.common import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -39,43 +35,23 @@ from bench.http_wrk import wrk
 SUBSCRIBERS = 50
 TARGET = "https://example.com/landing"
 
-_LUA = r"""
+_REQUEST = r"""
 local paths = PATHS
 local i = 0
 request = function()
   i = i + 1
   return wrk.format("GET", paths[(i % #paths) + 1])
 end
-function done(summary, latency, requests)
-  io.write(string.format(
-    '\nRESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d,' ..
-    ' "p50_us": %d, "p99_us": %d}\n',
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
-end
 """
 
 
 def wrk_paths(base_url: str, paths: list[str], connections: int, seconds: float
               ) -> dict[str, Any]:
-    lua_paths = "{" + ",".join(json.dumps(p) for p in paths) + "}"
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(_LUA.replace("PATHS", lua_paths))
-    try:
-        done = subprocess.run(
-            ["wrk", f"-t{min(2, connections)}", f"-c{connections}",
-             f"-d{max(1, round(seconds))}s", "--latency", "-s", f.name, base_url],
-            capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
-    finally:
-        Path(f.name).unlink(missing_ok=True)
-    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-    found = json.loads(line.removeprefix("RESULT "))
-    return {"rate": found["requests"] / (found["duration_us"] / 1e6),
-            "p50_ms": found["p50_us"] / 1000, "p99_ms": found["p99_us"] / 1000,
-            "failed": found["non_2xx"] + found["socket_errors"], "requests": found["requests"]}
+    """One wrk run requesting ``paths`` in turn (no credentials: the links are public)."""
+    script = _REQUEST.replace("PATHS", "{" + ",".join(lua_string(p) for p in paths) + "}")
+    found = run_wrk(base_url, script, connections, seconds)
+    return {"rate": found.rate, "p50_ms": found.p50_ms, "p99_ms": found.p99_ms,
+            "failed": found.failed, "requests": found.requests}
 
 
 async def prepare(client: httpx.AsyncClient) -> tuple[int, list[str]]:
@@ -136,8 +112,7 @@ def main() -> None:
     parser = base_parser(__doc__ or "", seconds=10.0)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    require_wrk()
     with fresh_database() as url:
         conditions = server_conditions(url)
         rows, readback = asyncio.run(measure(url, args.seconds, args.connections))

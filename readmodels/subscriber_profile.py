@@ -96,11 +96,7 @@ async def subscriber_export(pool: AsyncConnectionPool[Any], subscriber_id: int) 
              "name": PRIVATE_LIST if r["type"] == "private" else r["name"],
              "type": r["type"], "created_at": timestamp(r["created_at"])}
             for r in await _rows(conn, _SUBSCRIPTIONS, subscriber_id)] if profile else []
-        views: list[dict[str, Any]] = []
-        clicks: list[dict[str, Any]] = []
-        if profile and await _tracking(conn):
-            views = await _rows(conn, _EXPORT_VIEWS, subscriber_id)
-            clicks = await _rows(conn, _EXPORT_CLICKS, subscriber_id)
+        views, clicks = await _export_tracking(conn, subscriber_id) if profile else ([], [])
     return {"profile": profile or {}, "subscriptions": subscriptions, "campaign_views": views,
             "link_clicks": clicks}
 
@@ -112,10 +108,15 @@ async def export_tracking(
     subscriber's own export from the public pages)."""
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        if not await _tracking(conn):
-            return [], []
-        return (await _rows(conn, _EXPORT_VIEWS, subscriber_id),
-                await _rows(conn, _EXPORT_CLICKS, subscriber_id))
+        return await _export_tracking(conn, subscriber_id)
+
+
+async def _export_tracking(conn: psycopg.AsyncConnection[Any], subscriber_id: int
+                           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not await _tracking(conn):
+        return [], []
+    return (await _rows(conn, _EXPORT_VIEWS, subscriber_id),
+            await _rows(conn, _EXPORT_CLICKS, subscriber_id))
 
 
 async def subscriber_activity(

@@ -52,6 +52,14 @@ async def api(stack: SenderStack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def imap_mailbox(port: int) -> dict[str, Any]:
+    """A ``bounce.mailboxes`` item for the test IMAP server (as listmonk's settings hold it)."""
+    return {"uuid": str(uuid.uuid4()), "enabled": True, "type": "imap", "host": "127.0.0.1",
+            "port": port, "auth_protocol": "login", "username": USER, "password": PASSWORD,
+            "tls_enabled": False, "tls_skip_verify": False, "scan_interval": "1m",
+            "folder": "INBOX", "return_path": "bounces@example.org"}
+
+
 async def bounces_of(api: httpx.AsyncClient, subscriber_id: int) -> list[dict[str, Any]]:
     response = await api.get(f"/api/subscribers/{subscriber_id}/bounces")
     assert response.status_code == 200, response.text
@@ -74,11 +82,7 @@ async def test_a_bounced_campaign_message_is_recorded_once_from_the_mailbox(
         body["bounce.actions"] = {"soft": {"count": 10, "action": "none"},
                                   "hard": {"count": 1, "action": "blocklist"},
                                   "complaint": {"count": 1, "action": "blocklist"}}
-        body["bounce.mailboxes"] = [{
-            "uuid": str(uuid.uuid4()), "enabled": True, "type": "imap", "host": "127.0.0.1",
-            "port": imap.port, "auth_protocol": "login", "username": USER,
-            "password": PASSWORD, "tls_enabled": False, "tls_skip_verify": False,
-            "scan_interval": "1m", "folder": "INBOX", "return_path": "bounces@example.org"}]
+        body["bounce.mailboxes"] = [imap_mailbox(imap.port)]
         response = await api.put("/api/settings", json=body)
         assert response.status_code == 200, response.text
         live = stack.runtime.live_settings
@@ -172,11 +176,7 @@ async def test_every_sender_process_runs_the_scanner_as_the_composition_root_wir
     async with start_imap_server(store) as imap:
         body = (await api.get("/api/settings")).json()["data"]
         body["bounce.enabled"] = True
-        body["bounce.mailboxes"] = [{
-            "uuid": str(uuid.uuid4()), "enabled": True, "type": "imap", "host": "127.0.0.1",
-            "port": imap.port, "auth_protocol": "login", "username": USER,
-            "password": PASSWORD, "tls_enabled": False, "tls_skip_verify": False,
-            "scan_interval": "1m", "folder": "INBOX", "return_path": "bounces@example.org"}]
+        body["bounce.mailboxes"] = [imap_mailbox(imap.port)]
         assert (await api.put("/api/settings", json=body)).status_code == 200
         assert await stack.runtime.live_settings.wait_for(
             lambda s: bool(s.bounce_mailboxes) and s.bounce_mailboxes[0].port == imap.port, 10)
